@@ -1,0 +1,1 @@
+"""TX-Ray Explorer dashboard (serves an analysis database read-only)."""
