@@ -12,6 +12,7 @@ from flask_caching import Cache
 
 from txray_dash import callbacks, layout
 from txray_dash.data import AnalysisData, DatabaseError, check_database
+from txray_dash.security import protect
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 
@@ -66,6 +67,7 @@ def create_app(db_path: str | Path, *, cache_config: dict | None = None) -> dash
         update_title=None,
     )
     server = app.server
+    protect(server)
     server.config["TXRAY_DB"] = str(db_path)
     cache = Cache(server, config=resolve_cache_config(cache_config))
     data = AnalysisData(db_path, cache=cache)
