@@ -49,8 +49,10 @@ def main(argv: list[str] | None = None) -> int:
     if rc:
         return rc
     from txray_dash import create_app
+    from txray_dash.security import warn_if_exposed
 
     app = create_app(args.db)
+    warn_if_exposed(args.host)
     print(f"TX-Ray Explorer: serving {args.db} on http://{args.host}:{args.port}/", flush=True)
     app.run(host=args.host, port=args.port, debug=False)
     return 0
