@@ -63,8 +63,8 @@ def default_cache_dir() -> Path:
 
 def _how_to_provide(spec: ArchiveSpec, cache_dir: Path) -> str:
     return (
-        "Provide it in one of two ways: (1) pass --data-dir DIR or set TXRAY_DATA_DIR=DIR, where DIR "
-        "holds wikitext-2/wiki.{train,valid,test}.tokens (WikiText-2 v1, tokenized) and "
+        "Provide it in one of two ways: (1) pass --data-dir DIR or set TXRAY_DATA_DIR=DIR, "
+        "where DIR holds wikitext-2/wiki.{train,valid,test}.tokens (WikiText-2 v1, tokenized) and "
         "imdb/{train,test}.csv.gz (columns text,label), imdb/aclImdb/{train,test}/{pos,neg}/*.txt "
         "or imdb/aclImdb_v1.tar.gz; or (2) run on a machine with internet access so that "
         f"{spec.filename} is downloaded from {spec.resolved_url()} into the cache {cache_dir} "
@@ -225,7 +225,8 @@ def _imdb_in(imdb_dir: Path) -> dict[str, ImdbSplit] | None:
     csvs = {s: imdb_dir / f"{s}.csv.gz" for s in IMDB_SPLITS}
     if all(p.is_file() for p in csvs.values()):
         return {s: _read_imdb_csv(p) for s, p in csvs.items()}
-    if all((imdb_dir / "aclImdb" / s / lab).is_dir() for s in IMDB_SPLITS for lab in ("pos", "neg")):
+    acl = imdb_dir / "aclImdb"
+    if all((acl / s / lab).is_dir() for s in IMDB_SPLITS for lab in ("pos", "neg")):
         return _read_acl_folder(imdb_dir)
     if (imdb_dir / IMDB.filename).is_file():
         return _read_acl_tarball(imdb_dir / IMDB.filename)

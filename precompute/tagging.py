@@ -6,6 +6,7 @@ their place so that the neighbouring tags are not disturbed):
 - ``@-@`` (an intra-word hyphen, fed as ``-``)  -> ``HYPH``
 - ``@,@`` (a thousands separator, fed as ``,``) -> ``,``
 - ``@.@`` (a decimal point, fed as ``.``)       -> ``.``
+- ``=`` (WikiText's heading marks ``= = Title = =``, which the model calls nouns) -> ``SYM``
 - ``<unk>`` keeps the model's tag from context when it is an open-class tag (noun, proper noun,
   verb, adjective, adverb, number, foreign word, interjection), since out-of-vocabulary words are
   rare content words; any other tag (``XX``, ``ADD``, punctuation, pronoun, ...) becomes ``NN``.
@@ -44,6 +45,7 @@ ARTEFACTS: dict[str, tuple[str, str | None]] = {
     "@-@": ("-", "HYPH"),
     "@,@": (",", ","),
     "@.@": (".", "."),
+    "=": ("=", "SYM"),
     "<unk>": ("<unk>", None),
 }
 _KEY = re.compile(r"^[A-Za-z0-9_.-]+$")

@@ -1,4 +1,4 @@
-"""Build small archives in the official WikiText-2 / aclImdb layouts from slices of the real data."""
+"""Small archives in the official WikiText-2 / aclImdb layouts, from slices of the real data."""
 
 from __future__ import annotations
 
