@@ -1,8 +1,8 @@
 """Streaming, vectorised aggregation of recorded (token, pos, neuron, activation) rows.
 
 Memory is bounded by the number of distinct (neuron, token, pos) keys, not by corpus size:
-each batch is reduced with `torch.unique` + `index_add_`, partial results are buffered and
-re-reduced whenever the buffer grows past a threshold.
+each batch is reduced with `np.unique` + `np.bincount` (several times faster than torch's CPU
+sort), partial results are buffered and re-reduced whenever the buffer grows past a threshold.
 """
 
 from __future__ import annotations
@@ -75,48 +75,44 @@ class StreamingAggregator:
 
     def update(self, neuron: torch.Tensor, token: torch.Tensor, act: torch.Tensor,
                pos: torch.Tensor | None = None, weight: torch.Tensor | None = None) -> None:
-        """Add rows (1-D tensors of equal length); rows with act <= 0 are counted as silent."""
-        neuron = neuron.reshape(-1).long().cpu()
-        token = token.reshape(-1).long().cpu()
-        act = act.reshape(-1).double().cpu()
-        pos = torch.full_like(token, -1) if pos is None else pos.reshape(-1).long().cpu()
-        self.n_rows += act.numel()
+        """Add rows (1-D tensors or arrays of equal length); rows with act <= 0 count as silent."""
+        neuron, token, act = _np(neuron, np.int64), _np(token, np.int64), _np(act, np.float64)
+        pos = np.full_like(token, -1) if pos is None else _np(pos, np.int64)
+        self.n_rows += act.size
         keep = act > 0
-        self.n_silent += int((~keep).sum())
+        self.n_silent += int(act.size - keep.sum())
         if self.weighted:
             if weight is None:
                 raise ValueError("a weighted aggregator needs a weight per row")
-            weight = weight.reshape(-1).double().cpu()[keep]
+            weight = _np(weight, np.float64)[keep]
         neuron, token, pos, act = neuron[keep], token[keep], pos[keep], act[keep]
-        if neuron.numel() and (int(neuron.min()) < 0 or int(neuron.max()) >= self.n_neurons):
+        if neuron.size and (neuron.min() < 0 or neuron.max() >= self.n_neurons):
             raise ValueError(f"neuron id out of range [0, {self.n_neurons})")
         key = (neuron * self.n_tokens + token) * self.n_pos_slots + (pos + 1)
-        ones = torch.ones_like(act, dtype=torch.int64)
         wact = act * weight if self.weighted else None
-        self._parts.append(self._reduce(key, ones, act, wact))
-        self._buffered += self._parts[-1][0].numel()
+        self._parts.append(self._reduce(key, np.ones_like(key), act, wact))
+        self._buffered += self._parts[-1][0].size
         if self._buffered > self.buffer_rows:
             self._compact()
 
     @staticmethod
     def _reduce(key, n, s, sw):
-        uniq, inv = torch.unique(key, return_inverse=True)
-        n_out = torch.zeros(uniq.numel(), dtype=torch.int64).index_add_(0, inv, n)
-        s_out = torch.zeros(uniq.numel(), dtype=torch.float64).index_add_(0, inv, s)
-        sw_out = None
-        if sw is not None:
-            sw_out = torch.zeros(uniq.numel(), dtype=torch.float64).index_add_(0, inv, sw)
+        uniq, inv = np.unique(key, return_inverse=True)
+        m = uniq.size
+        n_out = np.bincount(inv, weights=n, minlength=m).astype(np.int64)
+        s_out = np.bincount(inv, weights=s, minlength=m)
+        sw_out = None if sw is None else np.bincount(inv, weights=sw, minlength=m)
         return uniq, n_out, s_out, sw_out
 
     def _compact(self) -> None:
         if len(self._parts) <= 1:
             return
-        keys = torch.cat([p[0] for p in self._parts])
-        n = torch.cat([p[1] for p in self._parts])
-        s = torch.cat([p[2] for p in self._parts])
-        sw = torch.cat([p[3] for p in self._parts]) if self.weighted else None
+        keys = np.concatenate([p[0] for p in self._parts])
+        n = np.concatenate([p[1] for p in self._parts])
+        s = np.concatenate([p[2] for p in self._parts])
+        sw = np.concatenate([p[3] for p in self._parts]) if self.weighted else None
         self._parts = [self._reduce(keys, n, s, sw)]
-        self._buffered = self._parts[0][0].numel()
+        self._buffered = self._parts[0][0].size
 
     def result(self) -> Aggregates:
         """The reduced aggregates, sorted by key (neuron, then token, then pos)."""
@@ -126,17 +122,17 @@ class StreamingAggregator:
             return Aggregates(empty_i, empty_i, empty_i, empty_i, np.zeros(0),
                               np.zeros(0) if self.weighted else None)
         key, n, s, sw = self._parts[0]
-        key = key.numpy()
         pos = key % self.n_pos_slots - 1
         rest = key // self.n_pos_slots
-        return Aggregates(
-            neuron=rest // self.n_tokens,
-            token_id=rest % self.n_tokens,
-            pos_id=pos,
-            n=n.numpy(),
-            sum_act=s.numpy(),
-            sum_act_weighted=None if sw is None else sw.numpy(),
-        )
+        return Aggregates(neuron=rest // self.n_tokens, token_id=rest % self.n_tokens,
+                          pos_id=pos, n=n, sum_act=s, sum_act_weighted=sw)
+
+
+def _np(x, dtype) -> np.ndarray:
+    """A flat numpy array from a tensor (any device) or array-like."""
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu().numpy()
+    return np.asarray(x).reshape(-1).astype(dtype, copy=False)
 
 
 class TopContexts:
@@ -146,24 +142,18 @@ class TopContexts:
         self.per_neuron = int(per_neuron)
         self._cols: dict[str, torch.Tensor] | None = None
 
-    def update(self, neuron: torch.Tensor, act: torch.Tensor, seq_id: torch.Tensor,
-               position: torch.Tensor, token: torch.Tensor) -> None:
-        """Merge a batch of candidate rows (1-D tensors of equal length, act > 0 kept)."""
+    def update(self, neuron, act, seq_id, position, token) -> None:
+        """Merge a batch of candidate rows (1-D tensors/arrays of equal length; act > 0 kept)."""
         if self.per_neuron <= 0:
             return
-        batch = {
-            "neuron": neuron.reshape(-1).long().cpu(),
-            "act": act.reshape(-1).double().cpu(),
-            "seq_id": seq_id.reshape(-1).long().cpu(),
-            "position": position.reshape(-1).long().cpu(),
-            "token": token.reshape(-1).long().cpu(),
-        }
+        batch = {"neuron": _np(neuron, np.int64), "act": _np(act, np.float64),
+                 "seq_id": _np(seq_id, np.int64), "position": _np(position, np.int64),
+                 "token": _np(token, np.int64)}
         keep = batch["act"] > 0
         batch = {k: v[keep] for k, v in batch.items()}
         if self._cols is not None:
-            batch = {k: torch.cat([self._cols[k], v]) for k, v in batch.items()}
-        order = torch.argsort(batch["act"], descending=True, stable=True)
-        order = order[torch.argsort(batch["neuron"][order], stable=True)]
+            batch = {k: np.concatenate([self._cols[k], v]) for k, v in batch.items()}
+        order = np.lexsort((-batch["act"], batch["neuron"]))
         batch = {k: v[order] for k, v in batch.items()}
         rank = _rank_within_groups(batch["neuron"])
         keep = rank < self.per_neuron
@@ -176,16 +166,15 @@ class TopContexts:
             z = np.zeros(0, dtype=np.int64)
             return {"neuron": z, "rank": z, "seq_id": z, "position": z, "token": z,
                     "act": np.zeros(0)}
-        return {k: v.numpy() for k, v in self._cols.items()}
+        return dict(self._cols)
 
 
-def _rank_within_groups(sorted_groups: torch.Tensor) -> torch.Tensor:
+def _rank_within_groups(sorted_groups: np.ndarray) -> np.ndarray:
     """0-based rank of each element within its run of equal values (input sorted by group)."""
-    n = sorted_groups.numel()
+    n = sorted_groups.size
     if n == 0:
-        return torch.zeros(0, dtype=torch.long)
-    idx = torch.arange(n)
-    starts = torch.ones(n, dtype=torch.bool)
+        return np.zeros(0, dtype=np.int64)
+    idx = np.arange(n)
+    starts = np.ones(n, dtype=bool)
     starts[1:] = sorted_groups[1:] != sorted_groups[:-1]
-    group_start = torch.cummax(torch.where(starts, idx, torch.zeros_like(idx)), dim=0).values
-    return idx - group_start
+    return idx - np.maximum.accumulate(np.where(starts, idx, 0))

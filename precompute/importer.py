@@ -192,7 +192,8 @@ def import_records(
             fs = con.sql("""
                 SELECT neuron, token, pos, count(*) AS n, sum(act) AS sum_act,
                        sum(act * w) AS sum_act_weighted
-                FROM rec WHERE stage = ? AND act > 0 GROUP BY neuron, token, pos""",
+                FROM rec WHERE stage = ? AND act > 0 GROUP BY neuron, token, pos
+                ORDER BY neuron, token, pos""",
                 params=[s]).to_arrow_table()
             w.add_stage(s, kind="imported", n_neurons=n_neurons, n_tokens=n_tok,
                         n_silent=n_silent, feature_stats=fs, top_k=top_k, corpus=s,
@@ -207,7 +208,8 @@ def import_records(
                     SELECT stage, neuron, seq_id, position, token, act,
                            row_number() OVER (PARTITION BY stage, neuron
                                               ORDER BY act DESC, seq_id, position) AS rank
-                    FROM rec WHERE act > 0) WHERE rank <= ?""", params=[contexts]).to_arrow_table())
+                    FROM rec WHERE act > 0) WHERE rank <= ?
+                ORDER BY stage, neuron, rank""", params=[contexts]).to_arrow_table())
         w.compute_measures(compare, variants=variants)
         pairs = compare if compare is not None else [
             (a, b) for i, a in enumerate(stages) for b in stages[i + 1:]]

@@ -1,7 +1,9 @@
 """The analysis database: DuckDB schema, atomic writer, and derived measures.
 
 The schema is the only interface between the precompute stage and the dashboard; it is
-documented in docs/DATABASE.md. A writer builds into a temporary file next to the target and
+documented in docs/DATABASE.md. `add_stage` turns a stage's feature_stats into distributions and
+neuron stats (numpy, see precompute.measures) over feature ids shared by all stages of the
+writer; `compute_measures` compares stage pairs. A writer builds into a temporary file next to the target and
 `os.replace`s it into place only on success, so a crash never leaves a half-written database.
 """
 
@@ -14,16 +16,18 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from precompute import __version__
 from precompute import measures
+from precompute.measures import VARIANTS, Distribution
 
 SCHEMA_VERSION = 1
 
 FEATURE_KINDS = ("token", "pos")
-VARIANTS = ("paper", "reference")
 STAGE_KINDS = ("pretrain", "zero_shot", "supervised", "imported")
 
 DDL = """
@@ -72,17 +76,6 @@ TABLES = (
     "corpus_pos", "contexts", "sequences", "training_log", "pruning",
 )
 
-# Sort keys so that the dashboard's per-stage / per-neuron lookups hit DuckDB's zone maps.
-_SORT_KEYS = {
-    "feature_stats": "stage, neuron, token, pos",
-    "distributions": "stage, feature_kind, neuron, p DESC",
-    "neuron_stats": "stage, feature_kind, neuron",
-    "comparisons": "stage_a, stage_b, feature_kind, variant, neuron",
-    "contexts": "stage, neuron, rank",
-    "sequences": "corpus, seq_id",
-}
-
-
 class DatabaseExistsError(FileExistsError):
     """The output database exists and overwriting was not requested."""
 
@@ -111,6 +104,8 @@ class AnalysisWriter:
         self.con = duckdb.connect(str(self.tmp))
         self.con.execute(DDL)
         self._stage_order: list[str] = []
+        self._features = {k: pa.array([], pa.string()) for k in FEATURE_KINDS}
+        self._dists: dict[tuple[str, str], Distribution] = {}
         self._measured = False
         self._closed = False
         self.set_meta(
@@ -162,25 +157,91 @@ class AnalysisWriter:
             raise ValueError(f"stage kind {kind!r} is not one of {STAGE_KINDS}")
         if stage in self._stage_order:
             raise ValueError(f"stage {stage!r} was added twice")
-        self.con.register("_fs", feature_stats)
+        fs = _as_arrow(feature_stats)
+        self.con.register("_fs", fs)
         try:
             self.con.execute(
                 "INSERT INTO feature_stats SELECT ?, neuron::INTEGER, token::VARCHAR, pos::VARCHAR, "
                 "n::BIGINT, sum_act::DOUBLE, sum_act_weighted::DOUBLE FROM _fs",
                 [stage],
-            )
-            has_pos = bool(
-                self.con.execute("SELECT count(*) > 0 FROM _fs WHERE pos IS NOT NULL").fetchall()[0][0]
-            )
+            ).fetchall()
         finally:
             self.con.unregister("_fs")
+        neuron = fs["neuron"].to_numpy().astype(np.int64)
+        n = fs["n"].to_numpy().astype(np.float64)
+        s = fs["sum_act"].to_numpy(zero_copy_only=False).astype(np.float64)
+        sw_col = fs["sum_act_weighted"].cast(pa.float64())
+        sw = None if sw_col.null_count == len(sw_col) else sw_col.fill_null(0.0).to_numpy()
+        pos_col = fs["pos"].cast(pa.string())
+        has_pos = pos_col.null_count < len(pos_col)
+        for fkind, col in (("token", fs["token"].cast(pa.string())), ("pos", pos_col)):
+            if fkind == "pos" and not has_pos:
+                continue
+            ids = self._encode(fkind, col)
+            rows = ids >= 0
+            dist = measures.distribution(
+                neuron[rows], ids[rows], n[rows], s[rows], None if sw is None else sw[rows],
+                n_neurons=int(n_neurons), n_features=len(self._features[fkind]))
+            self._dists[(stage, fkind)] = dist
+            self._store_distribution(stage, fkind, dist)
         self.con.execute(
             "INSERT INTO stages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [stage, len(self._stage_order), kind, model, checkpoint, corpus, epoch, layer,
              int(n_neurons), int(top_k), int(n_tokens), int(n_silent), has_pos, bool(has_labels)],
-        )
+        ).fetchall()
         self._stage_order.append(stage)
         self._measured = False
+
+    def _encode(self, kind: str, values: pa.ChunkedArray) -> np.ndarray:
+        """Map strings to ids in this writer's feature dictionary (nulls -> -1), growing it."""
+        enc = pc.dictionary_encode(values).combine_chunks()
+        local = enc.dictionary
+        known = self._features[kind]
+        idx = pc.index_in(local, value_set=known) if len(known) else pa.nulls(len(local), pa.int32())
+        is_new = idx.is_null().to_numpy(zero_copy_only=False)
+        mapping = idx.fill_null(-1).to_numpy().astype(np.int64)
+        mapping[is_new] = len(known) + np.arange(int(is_new.sum()))
+        self._features[kind] = pa.concat_arrays([known, local.filter(pa.array(is_new))])
+        codes = enc.indices
+        mask = codes.is_null().to_numpy(zero_copy_only=False)
+        out = mapping[codes.fill_null(0).to_numpy()]
+        out[mask] = -1
+        return out
+
+    def _store_distribution(self, stage: str, kind: str, d: Distribution) -> None:
+        order = np.lexsort((-d.p, d.neuron))  # by neuron, most probable feature first
+        names = self._features[kind].take(pa.array(d.feature[order]))
+        rows = len(d.neuron)
+
+        def opt(x):
+            return pa.nulls(rows, pa.float64()) if x is None else pa.array(x[order])
+
+        self._insert("distributions", pa.table({
+            "stage": pa.array([stage] * rows, pa.string()),
+            "neuron": pa.array(d.neuron[order].astype(np.int32)),
+            "feature_kind": pa.array([kind] * rows, pa.string()),
+            "feature": names, "n": pa.array(d.n[order]), "mu": pa.array(d.mu[order]),
+            "p": pa.array(d.p[order]), "mass": pa.array(d.mass[order]),
+            "mu_weighted": opt(d.mu_weighted),
+            "p_weighted": opt(d.p_weighted), "mass_weighted": opt(d.mass_weighted),
+        }))
+        k = d.n_neurons
+        self._insert("neuron_stats", pa.table({
+            "stage": pa.array([stage] * k, pa.string()),
+            "neuron": pa.array(np.arange(k, dtype=np.int32)),
+            "feature_kind": pa.array([kind] * k, pa.string()),
+            "length": pa.array(d.length.astype(np.int32)), "mass": pa.array(d.neuron_mass),
+            "mass_weighted": (pa.nulls(k, pa.float64()) if d.neuron_mass_weighted is None
+                              else pa.array(d.neuron_mass_weighted)),
+            "n_rows": pa.array(d.n_rows), "alive": pa.array(d.length > 0),
+        }))
+
+    def _insert(self, table: str, rows: pa.Table) -> None:
+        self.con.register("_ins", rows)
+        try:
+            self.con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _ins").fetchall()
+        finally:
+            self.con.unregister("_ins")
 
     def add_rows(self, table: str, rows: pd.DataFrame | pa.Table) -> None:
         """Append rows to one of the auxiliary tables (columns by name)."""
@@ -210,7 +271,7 @@ class AnalysisWriter:
         *,
         variants: Iterable[str] = ("paper",),
     ) -> None:
-        """Fill distributions, neuron_stats and comparisons from feature_stats.
+        """Fill `comparisons` (distributions and neuron_stats are filled by `add_stage`).
 
         Without `pairs`, every ordered pair (a, b) with a added before b is compared.
         """
@@ -228,21 +289,38 @@ class AnalysisWriter:
                     )
             if a == b:
                 raise ValueError(f"cannot compare stage {a!r} with itself")
-        measures.compute_all(self.con, pairs=list(pairs), variants=variants)
+        self.con.execute("DELETE FROM comparisons").fetchall()
+        for a, b in pairs:
+            for kind in FEATURE_KINDS:
+                da, db = self._dists.get((a, kind)), self._dists.get((b, kind))
+                if da is None or db is None:
+                    continue
+                for v in variants:
+                    c = measures.compare(da, db, variant=v)
+                    m = len(c.len_a)
+                    shift = np.where(c.len_b > c.len_a, "longer",
+                                     np.where(c.len_b < c.len_a, "shorter", "unchanged"))
+                    self._insert("comparisons", pa.table({
+                        "stage_a": pa.array([a] * m, pa.string()),
+                        "stage_b": pa.array([b] * m, pa.string()),
+                        "neuron": pa.array(np.arange(m, dtype=np.int32)),
+                        "feature_kind": pa.array([kind] * m, pa.string()),
+                        "variant": pa.array([v] * m, pa.string()),
+                        "hellinger": pa.array(c.hellinger, from_pandas=True),
+                        "len_a": pa.array(c.len_a.astype(np.int32)),
+                        "len_b": pa.array(c.len_b.astype(np.int32)),
+                        "len_union": pa.array(c.len_union.astype(np.int32)),
+                        "shift": pa.array(shift, pa.string()),
+                    }))
         self.set_meta(pairs=[list(p) for p in pairs], variants=list(variants))
         self._measured = True
 
     def commit(self) -> Path:
-        """Compute measures if needed, sort tables, and move the file into place."""
+        """Compute measures if needed and move the file into place."""
         if self._closed:
             return self.path
         if not self._measured:
             self.compute_measures()
-        for table, key in _SORT_KEYS.items():
-            self.con.execute(
-                f"CREATE TABLE _sorted AS SELECT * FROM {table} ORDER BY {key}; "
-                f"DROP TABLE {table}; ALTER TABLE _sorted RENAME TO {table};"
-            )
         self.con.execute("CHECKPOINT")
         self.con.close()
         self._closed = True
@@ -256,6 +334,16 @@ class AnalysisWriter:
             self._closed = True
         self.tmp.unlink(missing_ok=True)
         Path(str(self.tmp) + ".wal").unlink(missing_ok=True)
+
+
+def _as_arrow(table: pa.Table | pd.DataFrame) -> pa.Table:
+    """Normalise a feature_stats input (DataFrame or Arrow) to an Arrow table."""
+    if isinstance(table, pd.DataFrame):
+        table = pa.Table.from_pandas(table, preserve_index=False)
+    missing = {"neuron", "token", "pos", "n", "sum_act", "sum_act_weighted"} - set(table.column_names)
+    if missing:
+        raise ValueError(f"feature_stats lacks column(s) {sorted(missing)}")
+    return table
 
 
 def default_pairs(stages: Sequence[str]) -> list[tuple[str, str]]:

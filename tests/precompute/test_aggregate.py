@@ -53,7 +53,7 @@ def test_memory_bounded_by_distinct_keys():
     agg = StreamingAggregator(n_neurons=4, n_tokens=3, buffer_rows=100)
     for _ in range(200):
         agg.update(torch.randint(0, 4, (500,)), torch.randint(0, 3, (500,)), torch.rand(500) + 0.1)
-        assert sum(p[0].numel() for p in agg._parts) <= 100 + 12
+        assert sum(p[0].size for p in agg._parts) <= 100 + 12
     assert agg.result().n.sum() == 200 * 500
 
 
