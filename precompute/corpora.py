@@ -26,16 +26,16 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from precompute.download import IMDB, WIKITEXT2, ArchiveSpec, DownloadError, fetch
+from precompute.download import (IMDB, WIKITEXT2, ArchiveSpec, DataNotFoundError, DownloadError,
+                                  fetch)
+
+__all__ = ["DataNotFoundError", "ImdbSplit", "default_cache_dir", "load_imdb", "load_wikitext2",
+           "resolve_data_dir", "tokenize_review", "tokenize_reviews"]
 
 WIKITEXT_SPLITS = ("train", "valid", "test")
 IMDB_SPLITS = ("train", "test")
 _REPO = Path(__file__).resolve().parents[1]
 _ACL_NAME = re.compile(r"^aclImdb/(train|test)/(pos|neg)/(\d+)_(\d+)\.txt$")
-
-
-class DataNotFoundError(Exception):
-    """A data set is neither in the data directory nor in the cache (and was not downloaded)."""
 
 
 @dataclass

@@ -19,7 +19,11 @@ from tqdm import tqdm
 CHUNK = 1 << 20
 
 
-class DownloadError(Exception):
+class DataNotFoundError(Exception):
+    """A data set is neither in the data directory nor in the cache (and was not downloaded)."""
+
+
+class DownloadError(DataNotFoundError):
     """An archive could not be downloaded (network problem, HTTP error)."""
 
 

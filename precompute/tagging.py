@@ -93,7 +93,7 @@ class SpacyTagger:
 
     name = "spacy"
 
-    def __init__(self, *, batch_size: int = 256, n_process: int = 1):
+    def __init__(self, *, batch_size: int = 64, n_process: int = 1):
         self.batch_size = batch_size
         self.n_process = n_process
         try:
@@ -193,11 +193,27 @@ def corpus_digest(sentences: list[list[str]], tagger: Tagger) -> str:
     return h.hexdigest()
 
 
+def tag_corpus_ids(sentences: list[list[str]], tagger: Tagger, *, cache_dir: Path,
+                   key: str) -> list[np.ndarray] | None:
+    """Like :func:`tag_corpus`, but one int8 array of ids into PTB_TAGS per sentence."""
+    tagged = _tag_corpus_flat(sentences, tagger, cache_dir=cache_dir, key=key)
+    if tagged is None:
+        return None
+    ids, offsets = tagged
+    return [ids[a:b] for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist())]
+
+
 def tag_corpus(sentences: list[list[str]], tagger: Tagger, *, cache_dir: Path,
                key: str) -> list[list[str]] | None:
     """Tag a corpus once: the tags are cached in ``cache_dir/pos`` as int8 ids + offsets (.npz)
     under ``key``, the tagger's name and a hash of the tokens. None for a tagger that tags nothing.
     """
+    tagged = _tag_corpus_flat(sentences, tagger, cache_dir=cache_dir, key=key)
+    return None if tagged is None else decode_tags(*tagged)
+
+
+def _tag_corpus_flat(sentences: list[list[str]], tagger: Tagger, *, cache_dir: Path,
+                     key: str) -> tuple[np.ndarray, np.ndarray] | None:
     if isinstance(tagger, NoTagger):
         return None
     if not _KEY.match(key):
@@ -208,7 +224,7 @@ def tag_corpus(sentences: list[list[str]], tagger: Tagger, *, cache_dir: Path,
         with np.load(path) as z:
             ids, offsets = z["ids"], z["offsets"]
         if len(offsets) == len(sentences) + 1 and np.array_equal(np.diff(offsets), lengths):
-            return decode_tags(ids, offsets)
+            return ids, offsets
     if hasattr(tagger, "tag_ids"):
         ids, offsets = tagger.tag_ids(sentences)
     else:
@@ -222,4 +238,4 @@ def tag_corpus(sentences: list[list[str]], tagger: Tagger, *, cache_dir: Path,
     part = path.with_name(path.name + ".part.npz")
     np.savez(part, ids=ids, offsets=offsets)
     os.replace(part, path)
-    return decode_tags(ids, offsets)
+    return ids, offsets

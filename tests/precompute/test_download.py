@@ -135,6 +135,7 @@ def test_checksum_mismatch_raises_and_deletes_partial_file(server, wikitext_serv
         corpora.load_wikitext2(cache_dir=cache)
     assert sha256_of(server.root / WIKITEXT2.filename) in str(e.value)
     assert WIKITEXT2.sha256_env in str(e.value)
+    assert isinstance(e.value, corpora.DataNotFoundError)
     assert list(cache.iterdir()) == []
 
 

@@ -7,7 +7,8 @@ import pytest
 
 from precompute.corpora import load_imdb, load_wikitext2, tokenize_reviews
 from precompute.tagging import (ARTEFACTS, OPEN_CLASS, PTB_TAGS, NoTagger, SpacyTagger,
-                                decode_tags, encode_tags, get_tagger, tag_corpus)
+                                decode_tags, encode_tags, get_tagger, tag_corpus,
+                                tag_corpus_ids)
 from tests.precompute.archives import real_data_dir
 
 
@@ -114,6 +115,7 @@ def test_get_tagger():
 def test_no_tagger_tags_nothing_and_writes_nothing(tmp_path, wiki_slice):
     assert NoTagger().tag(wiki_slice) is None
     assert tag_corpus(wiki_slice, get_tagger("none"), cache_dir=tmp_path, key="wt") is None
+    assert tag_corpus_ids(wiki_slice, get_tagger("none"), cache_dir=tmp_path, key="wt") is None
     assert list(tmp_path.iterdir()) == []
 
 
@@ -129,6 +131,9 @@ def test_tag_corpus_runs_once_per_corpus(tmp_path, wiki_slice, wiki_tags):
 
     again = tag_corpus(wiki_slice, tagger, cache_dir=tmp_path, key="wikitext2.valid")
     assert again == first and tagger.calls == 1
+    ids = tag_corpus_ids(wiki_slice, tagger, cache_dir=tmp_path, key="wikitext2.valid")
+    assert tagger.calls == 1 and all(a.dtype == np.int8 for a in ids)
+    assert [[PTB_TAGS[i] for i in a] for a in ids] == first
 
     changed = [line[:] for line in wiki_slice[:10]]
     changed[0][0] = "Lobster"
