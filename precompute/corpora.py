@@ -66,7 +66,8 @@ def _how_to_provide(spec: ArchiveSpec, cache_dir: Path) -> str:
         "Provide it in one of two ways: (1) pass --data-dir DIR or set TXRAY_DATA_DIR=DIR, "
         "where DIR holds wikitext-2/wiki.{train,valid,test}.tokens (WikiText-2 v1, tokenized) and "
         "imdb/{train,test}.csv.gz (columns text,label), imdb/aclImdb/{train,test}/{pos,neg}/*.txt "
-        "or imdb/aclImdb_v1.tar.gz; or (2) run on a machine with internet access so that "
+        "or imdb/aclImdb_v1.tar.gz; or (2) leave --data-dir and TXRAY_DATA_DIR unset and run on a "
+        "machine with internet access so that "
         f"{spec.filename} is downloaded from {spec.resolved_url()} into the cache {cache_dir} "
         "(TXRAY_CACHE_DIR changes the cache location).")
 
@@ -114,7 +115,7 @@ def _extract_wikitext(archive: Path, cache_dir: Path) -> None:
                 raise DataNotFoundError(
                     f"{archive} is not a WikiText-2 v1 archive: it has no {member}. Delete it and "
                     f"check {WIKITEXT2.url_env} if you set it.")
-            part = dest / f"wiki.{split}.tokens.part"
+            part = dest / f"wiki.{split}.tokens.{os.getpid()}.part"
             with zf.open(member) as src, open(part, "wb") as out:
                 while chunk := src.read(1 << 20):
                     out.write(chunk)
@@ -163,6 +164,9 @@ def _read_imdb_csv(path: Path) -> ImdbSplit:
         ti, li = header.index("text"), header.index("label")
         texts, labels = [], []
         for row in reader:
+            if len(row) <= max(ti, li):
+                raise DataNotFoundError(f"{path}, line {reader.line_num}: expected "
+                                        f"{len(header)} columns, found {len(row)}.")
             texts.append(row[ti])
             labels.append(row[li])
     try:
@@ -212,7 +216,7 @@ def _read_acl_tarball(path: Path) -> dict[str, ImdbSplit]:
 
 
 def _write_imdb_csv(split: ImdbSplit, path: Path) -> None:
-    part = path.with_name(path.name + ".part")
+    part = path.with_name(f"{path.name}.{os.getpid()}.part")
     with gzip.open(part, "wt", encoding="utf-8", newline="") as f:
         w = csv.writer(f, lineterminator="\n")
         w.writerow(["text", "label"])

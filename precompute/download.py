@@ -1,8 +1,8 @@
 """Download official dataset archives into a cache: progress bar, sha256 check, atomic, cached.
 
-The archive is streamed to ``<name>.part`` while its sha256 is computed; only a verified file is
-renamed to its final name, so a file with the final name in the cache is always complete and
-verified, and a second call never downloads again.
+The archive is streamed to ``<name>.<pid>.part`` while its sha256 is computed; only a verified
+file is renamed to its final name, so a file with the final name in the cache is always complete
+and verified, and a second call never downloads again.
 """
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ def fetch(spec: ArchiveSpec, cache_dir: Path, *, timeout: float = 60.0) -> Path:
         return target
     cache_dir.mkdir(parents=True, exist_ok=True)
     url, expected = spec.resolved_url(), spec.resolved_sha256()
-    part = target.with_name(target.name + ".part")
+    part = target.with_name(f"{target.name}.{os.getpid()}.part")
     h = hashlib.sha256()
     try:
         with urllib.request.urlopen(url, timeout=timeout) as resp, open(part, "wb") as out:

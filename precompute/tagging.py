@@ -235,7 +235,7 @@ def _tag_corpus_flat(sentences: list[list[str]], tagger: Tagger, *, cache_dir: P
     if not np.array_equal(np.diff(offsets), lengths):
         raise ValueError(f"tagger {tagger.name!r} did not return one tag per token")
     path.parent.mkdir(parents=True, exist_ok=True)
-    part = path.with_name(path.name + ".part.npz")
+    part = path.with_name(f"{path.name}.{os.getpid()}.part.npz")
     np.savez(part, ids=ids, offsets=offsets)
     os.replace(part, path)
     return ids, offsets
