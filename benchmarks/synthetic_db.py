@@ -191,7 +191,7 @@ def simulate_stage(rng: np.random.Generator, spec: StageSpec, *, scale: Scale,
     agg = {"n": ("act", "size"), "sum_act": ("act", "sum")}
     if weight is not None:
         agg["sum_act_weighted"] = ("w", "sum")
-    fs = rows.groupby(["neuron", "token", "pos"], sort=False).agg(**agg).reset_index()
+    fs = rows.groupby(["neuron", "token", "pos"], sort=True).agg(**agg).reset_index()
     if weight is None:
         fs["sum_act_weighted"] = np.nan
     positions = np.flatnonzero(keep)
@@ -321,7 +321,7 @@ def generate(out: str | Path, *, scale: str | Scale = "small", seed: int = 0,
         w.add_rows("training_log", training_log(rng, max(sc.epochs)))
         names = [s.name for s in specs]
         pairs = None if sc.all_pairs else list(zip(names, names[1:]))
-        steps = tqdm(total=1, desc="measures (SQL)", disable=not progress)
+        steps = tqdm(total=1, desc="measures (comparisons)", disable=not progress)
         w.compute_measures(pairs, variants=variants)
         steps.update()
         steps.close()
