@@ -35,25 +35,38 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     LANG=C.UTF-8
 
+# What the pip installs read, and nothing else (so editing code does not re-run them): the
+# requirement files and, when ./wheels exists, its wheels (the glob matches nothing otherwise).
+FROM scratch AS pip-inputs
+COPY requirements-app.txt requirements.txt wheel[s] /
+
 # The dashboard's dependencies (requirements-app.txt only) in a virtual environment.
 FROM python AS app-deps
-RUN --mount=type=bind,source=.,target=/ctx \
+RUN --mount=type=bind,from=pip-inputs,target=/pip \
     set -eu; \
-    if ls /ctx/wheels/*.whl >/dev/null 2>&1; then src="--no-index --find-links /ctx/wheels"; \
-    else src=""; fi; \
+    if ls /pip/*.whl >/dev/null 2>&1; then src="--no-index --find-links /pip"; else src=""; fi; \
     python3 -m venv /opt/venv; \
-    /opt/venv/bin/pip install $src --requirement /ctx/requirements-app.txt
+    /opt/venv/bin/pip install $src --requirement /pip/requirements-app.txt
 
 # Build stage: precompute dependencies (torch CPU, spaCy) and the analysis database.
 FROM app-deps AS analysis
 ARG ANALYSIS=demo
 ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
+RUN --mount=type=bind,from=pip-inputs,target=/pip \
+    set -eu; \
+    if [ "$ANALYSIS" = demo ]; then \
+        if ls /pip/*.whl >/dev/null 2>&1; then \
+            /opt/venv/bin/pip install --no-index --find-links /pip --requirement /pip/requirements.txt; \
+        else \
+            /opt/venv/bin/pip install --index-url "$TORCH_INDEX_URL" "$(grep -E '^torch==' /pip/requirements.txt)"; \
+            /opt/venv/bin/pip install --requirement /pip/requirements.txt; \
+        fi; \
+    fi
 COPY --from=data / /opt/txray-data/
 COPY --from=db / /opt/txray-db/
 COPY precompute/ /build/precompute/
 WORKDIR /build
-RUN --mount=type=bind,source=.,target=/ctx \
-    set -eu; \
+RUN set -eu; \
     mkdir -p /opt/txray; \
     case "$ANALYSIS" in \
     db) \
@@ -63,12 +76,6 @@ RUN --mount=type=bind,source=.,target=/ctx \
         fi; \
         cp /opt/txray-db/analysis.duckdb /opt/txray/analysis.duckdb ;; \
     demo) \
-        if ls /ctx/wheels/*.whl >/dev/null 2>&1; then \
-            /opt/venv/bin/pip install --no-index --find-links /ctx/wheels --requirement /ctx/requirements.txt; \
-        else \
-            /opt/venv/bin/pip install --index-url "$TORCH_INDEX_URL" "$(grep -E '^torch==' /ctx/requirements.txt)"; \
-            /opt/venv/bin/pip install --requirement /ctx/requirements.txt; \
-        fi; \
         if [ -d /opt/txray-data/wikitext-2 ]; then export TXRAY_DATA_DIR=/opt/txray-data; fi; \
         TXRAY_CACHE_DIR=/tmp/txray-cache /opt/venv/bin/python -m precompute run --preset demo \
             --out /opt/txray/analysis.duckdb; \
