@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import gzip
+import re
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from precompute import corpora
 from precompute.corpora import DataNotFoundError, tokenize_review, tokenize_reviews
@@ -134,6 +137,20 @@ def test_imdb_csv_with_wrong_columns_is_rejected(tmp_path):
 ])
 def test_tokenize_review_wikitext_style(raw, tokens):
     assert tokenize_review(raw) == tokens
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="aZ19 .,'-!?\"()/:;$%", max_size=60))
+def test_tokenize_review_loses_and_invents_no_characters(text):
+    tokens = tokenize_review(text)
+    assert all(t and not any(c.isspace() for c in t) for t in tokens)
+    glued = [t for t in tokens if len(t) > 1 and t != "@,@" and any(c in t for c in '!?"(),/:;$%')]
+    assert glued == []
+    joined = "".join(tokens)
+    for artefact, char in (("@,@", ","), ("@.@", "."), ("@-@", "-")):
+        joined = joined.replace(artefact, char)
+    expected = re.sub(r"\.{2,}", "...", re.sub("-{2,}", "\u2014", text)).replace(" ", "")
+    assert joined == expected
 
 
 def test_tokenized_reviews_match_the_wikitext_vocabulary(imdb, wikitext):
