@@ -72,6 +72,7 @@ def create_app(db_path: str | Path, *, cache_config: dict | None = None) -> dash
     cache = Cache(server, config=resolve_cache_config(cache_config))
     data = AnalysisData(db_path, cache=cache)
     server.extensions["txray_data"] = data
+    server.extensions["txray_cache"] = cache
 
     @server.get("/healthz")
     def healthz() -> tuple[flask.Response, int]:

@@ -6,6 +6,7 @@ them directly; `register()` binds them to component ids.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import dash
@@ -74,10 +75,12 @@ def overview_outputs(data: AnalysisData, view_dict: dict | None) -> tuple:
 
 
 def _numbers_table(nums: pd.DataFrame) -> pd.DataFrame:
-    tok = nums[nums["feature_kind"] == "token"].set_index("stage")
-    pos = nums[nums["feature_kind"] == "pos"].set_index("stage")["length"].rename("pos_length")
-    out = tok[["ord", "alive", "length", "mass", "mass_share", "n_rows"]].join(pos)
-    return out.sort_values("ord").reset_index()
+    """One row per stage: token numbers plus the POS length."""
+    is_tok = (nums["feature_kind"] == "token").to_numpy()
+    tok = nums[is_tok]
+    pos = nums[~is_tok]
+    pos_len = pd.Series(pos["length"].to_numpy(), index=pos["stage"].to_numpy())
+    return tok.assign(pos_length=pos_len.reindex(tok["stage"].to_numpy()).to_numpy())
 
 
 def detail_outputs(data: AnalysisData, view_dict: dict | None) -> tuple[Any, str]:
@@ -89,17 +92,22 @@ def detail_outputs(data: AnalysisData, view_dict: dict | None) -> tuple[Any, str
     view = View.from_dict(view_dict)
     n = int(view.neuron)
     stages = [view.stage_a] if view.stage_a == view.stage_b else [view.stage_a, view.stage_b]
-    bars = data.token_bars(n, tuple(stages))
-    pos = data.pos_distribution(n, tuple(stages))
-    ctx = data.contexts(n, tuple(stages))
-    nums = _numbers_table(data.neuron_numbers(n))
-    comps = data.neuron_comparisons(n, view.kind, view.variant)
+    key = tuple(stages)
+    # Independent queries: DuckDB releases the GIL, so they overlap.
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        jobs = [pool.submit(data.token_bars, n, key), pool.submit(data.pos_distribution, n, key),
+                pool.submit(data.contexts, n, key), pool.submit(data.neuron_numbers, n),
+                pool.submit(data.neuron_comparisons, n, view.kind, view.variant)]
+        bars, pos, ctx, nums, comps = (j.result() for j in jobs)
+    nums = _numbers_table(nums)
     comps = comps.assign(pair=comps["stage_a"] + " → " + comps["stage_b"])
     pct = lambda v: C.fmt_num(100 * v, 2) + " %" if v == v and v is not None else "–"  # noqa: E731
     children = [
         html.Div(className="detail-grid", children=[
             html.Div(className="detail-main", children=[
                 html.H4("Top tokens by P, grouped by POS class"),
+                C.color_legend({k: v for k, v in figures.POS_COLORS.items()
+                                if k != "untagged"}),
                 dcc.Graph(id="token-bars", config={"displaylogo": False},
                           figure=figures.token_bars(bars, stages=stages, neuron=n)),
                 html.H4("POS distribution"),

@@ -96,3 +96,12 @@ def context_snippets(df: pd.DataFrame) -> html.Div:
         blocks.append(html.Div([html.H4(stage), html.Ol(lines, className="context-list")],
                                className="context-block"))
     return html.Div(blocks, className="contexts")
+
+
+def color_legend(colors: dict[str, str]) -> html.Div:
+    """A compact legend of coloured swatches (e.g. the POS classes of the token bars)."""
+    return html.Div(className="legend", children=[
+        html.Span(className="legend-item", children=[
+            html.Span(className="swatch", style={"background": color}), name])
+        for name, color in colors.items()
+    ])

@@ -74,30 +74,43 @@ def check_database(path: str | os.PathLike) -> DbInfo:
     except duckdb.Error as e:
         raise DatabaseError(f"{p} cannot be opened as a DuckDB database ({e})") from None
     try:
-        try:
-            meta_rows = con.execute("SELECT key, value FROM meta").fetchall()
-        except duckdb.Error:
-            raise DatabaseError(
-                f"{p} is not a TX-Ray analysis database (it has no `meta` table); "
-                "build one with `python -m precompute run`"
-            ) from None
-        meta = {k: _json_or_text(v) for k, v in meta_rows}
-        version = meta.get("schema_version")
-        if version is None or str(version) != str(SCHEMA_VERSION):
-            raise DatabaseError(
-                f"{p} has schema version {version}, this dashboard reads version {SCHEMA_VERSION}; "
-                "rebuild it with the matching `python -m precompute` or upgrade the dashboard"
-            )
-        stages = con.sql(
-            "SELECT stage, ord, kind, model, checkpoint, corpus, epoch, layer, n_neurons, top_k, "
-            "n_tokens, n_silent, has_pos, has_labels FROM stages ORDER BY ord"
-        ).df()
+        return read_info(con, p)
     finally:
         con.close()
+
+
+def read_info(con: duckdb.DuckDBPyConnection, path: Path) -> DbInfo:
+    """`DbInfo` from an open connection (raises DatabaseError for a foreign or old file)."""
+    try:
+        meta_rows = con.execute("SELECT key, value FROM meta").fetchall()
+    except duckdb.Error:
+        raise DatabaseError(
+            f"{path} is not a TX-Ray analysis database (it has no `meta` table); "
+            "build one with `python -m precompute run`"
+        ) from None
+    meta = {k: _json_or_text(v) for k, v in meta_rows}
+    version = meta.get("schema_version")
+    if version is None or str(version) != str(SCHEMA_VERSION):
+        raise DatabaseError(
+            f"{path} has schema version {version}, this dashboard reads version {SCHEMA_VERSION}; "
+            "rebuild it with the matching `python -m precompute` or upgrade the dashboard"
+        )
+    stages = con.sql(
+        "SELECT stage, ord, kind, model, checkpoint, corpus, epoch, layer, n_neurons, top_k, "
+        "n_tokens, n_silent, has_pos, has_labels FROM stages ORDER BY ord"
+    ).df()
     pairs = tuple(tuple(x) for x in meta.get("pairs") or [])
     variants = tuple(meta.get("variants") or ["paper"])
-    return DbInfo(path=str(p.resolve()), schema_version=int(version), meta=meta, stages=stages,
-                  pairs=pairs, variants=variants)
+    return DbInfo(path=str(Path(path).resolve()), schema_version=int(version), meta=meta,
+                  stages=stages, pairs=pairs, variants=variants)
+
+
+def _two(stages: Sequence[str]) -> tuple[str, str]:
+    """Two stage names from a 1- or 2-element sequence (the second repeats the first)."""
+    stages = tuple(stages)
+    if not 1 <= len(stages) <= 2:
+        raise ValueError(f"expected one or two stages, got {stages!r}")
+    return stages[0], stages[-1]
 
 
 def _json_or_text(value: str) -> Any:
@@ -162,7 +175,17 @@ class AnalysisData:
 
     def info(self) -> DbInfo:
         """Meta, stages, compared pairs and variants (raises DatabaseError if unusable)."""
-        return check_database(self.path)
+        if not self.path.exists():
+            return check_database(self.path)
+        try:
+            cur = self._cursor()
+        except duckdb.Error as e:
+            raise DatabaseError(f"{self.path} cannot be opened as a DuckDB database ({e})") \
+                from None
+        try:
+            return read_info(cur, self.path)
+        finally:
+            cur.close()
 
     # ---- overview ----------------------------------------------------------------------------
 
@@ -236,53 +259,61 @@ class AnalysisData:
             [int(neuron), kind, variant],
         )
 
-    def token_bars(self, neuron: int, stages: tuple[str, ...], limit: int = 20) -> pd.DataFrame:
-        """Top `limit` tokens by P per stage, with each token's dominant POS tag."""
-        stages = tuple(stages)
+    def token_bars(self, neuron: int, stages: tuple[str, str], limit: int = 20) -> pd.DataFrame:
+        """Top `limit` tokens by P in each of the two stages (may be equal), with each token's
+        dominant POS tag (the tag with the largest activation sum)."""
+        a, b = _two(stages)
         return self._df(
             """
             WITH d AS (
                 SELECT stage, feature AS token, p, mu, mass, n,
                        row_number() OVER (PARTITION BY stage ORDER BY p DESC, feature) AS rank
                 FROM distributions
-                WHERE neuron = ? AND feature_kind = 'token' AND list_contains(?, stage)
+                WHERE neuron = ? AND feature_kind = 'token' AND stage IN (?, ?)
+                QUALIFY rank <= ?
             ), pos AS (
                 SELECT stage, token, arg_max(pos, sum_act) AS pos FROM feature_stats
-                WHERE neuron = ? AND list_contains(?, stage) GROUP BY stage, token
+                WHERE neuron = ? AND stage IN (?, ?) AND pos IS NOT NULL
+                  AND token IN (SELECT token FROM d)
+                GROUP BY stage, token
             )
             SELECT d.stage, d.rank, d.token, pos.pos, d.p, d.mu, d.mass, d.n
-            FROM d LEFT JOIN pos USING (stage, token) WHERE d.rank <= ?
+            FROM d LEFT JOIN pos USING (stage, token)
             ORDER BY d.stage, d.rank
             """,
-            [int(neuron), list(stages), int(neuron), list(stages), int(limit)],
+            [int(neuron), a, b, int(limit), int(neuron), a, b],
         )
 
-    def pos_distribution(self, neuron: int, stages: tuple[str, ...]) -> pd.DataFrame:
-        """The neuron's POS distribution (P per tag) in each of `stages`."""
+    def pos_distribution(self, neuron: int, stages: tuple[str, str]) -> pd.DataFrame:
+        """The neuron's POS distribution (P per tag) in each of the two stages."""
+        a, b = _two(stages)
         return self._df(
             "SELECT stage, feature AS pos, p, mass FROM distributions "
-            "WHERE neuron = ? AND feature_kind = 'pos' AND list_contains(?, stage) "
+            "WHERE neuron = ? AND feature_kind = 'pos' AND stage IN (?, ?) "
             "ORDER BY stage, p DESC",
-            [int(neuron), list(stages)],
+            [int(neuron), a, b],
         )
 
-    def contexts(self, neuron: int, stages: tuple[str, ...], limit: int = 5) -> pd.DataFrame:
-        """Top activating positions with CONTEXT_WINDOW tokens either side."""
+    def contexts(self, neuron: int, stages: tuple[str, str], limit: int = 5) -> pd.DataFrame:
+        """Top activating positions in the two stages with CONTEXT_WINDOW tokens either side."""
+        a, b = _two(stages)
         w = CONTEXT_WINDOW
         return self._df(
             """
+            WITH c AS (
+                SELECT c.*, st.corpus, st.ord FROM contexts c JOIN stages st USING (stage)
+                WHERE c.neuron = ? AND c.stage IN (?, ?) AND c.rank < ?
+            )
             SELECT c.stage, c.rank, c.seq_id, c.position, c.token, c.act,
                    array_to_string(list_slice(s.tokens, greatest(c.position + 1 - ?, 1),
                                               c.position), ' ') AS left_text,
                    array_to_string(list_slice(s.tokens, c.position + 2, c.position + 1 + ?), ' ')
                        AS right_text,
                    s.label
-            FROM contexts c JOIN stages st USING (stage)
-            LEFT JOIN sequences s ON s.corpus = st.corpus AND s.seq_id = c.seq_id
-            WHERE c.neuron = ? AND list_contains(?, c.stage) AND c.rank < ?
-            ORDER BY st.ord, c.rank
+            FROM c LEFT JOIN sequences s ON s.corpus = c.corpus AND s.seq_id = c.seq_id
+            ORDER BY c.ord, c.rank
             """,
-            [w, w, int(neuron), list(stages), int(limit)],
+            [int(neuron), a, b, int(limit), w, w],
         )
 
     # ---- model level -------------------------------------------------------------------------

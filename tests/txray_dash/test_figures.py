@@ -33,10 +33,10 @@ def test_scatter_is_webgl_log_x_coloured_by_shift():
     assert all(isinstance(t, go.Scattergl) for t in fig.data)
     assert fig.layout.xaxis.type == "log"
     by_name = {t.name: t for t in fig.data}
-    assert by_name["longer in B"].marker.color == figures.SHIFT_COLORS["longer"]
-    assert list(by_name["longer in B"].customdata[:, 0]) == [0]
+    assert by_name["longer in B (1)"].marker.color == figures.SHIFT_COLORS["longer"]
+    assert list(by_name["longer in B (1)"].customdata[:, 0]) == [0]
     assert sum(len(t.x) for t in fig.data if t.name != "neuron 2") == 3  # neuron 1 is ill-defined
-    assert "neuron 2" in by_name and "top B" in by_name["shorter in B"].hovertemplate
+    assert "neuron 2" in by_name and "top B" in by_name["shorter in B (1)"].hovertemplate
 
 
 def test_scatter_x_measure():
@@ -72,10 +72,14 @@ def test_token_bars_grouped_by_pos_class_per_stage():
                        "token": ["cat", "ran", "dog", "the"], "pos": ["NN", "VBD", "NN", "DT"],
                        "p": [0.5, 0.3, 0.2, 1.0], "mu": [1.0] * 4, "mass": [1.0] * 4, "n": [1] * 4})
     fig = figures.token_bars(df, stages=["A", "B", "C"], neuron=7)
-    noun = [t for t in fig.data if t.name == "noun"][0]
-    assert list(noun.text) == ["NN", "NN"] and noun.xaxis == "x"
-    assert any(t.name == "determiner" and t.xaxis == "x2" for t in fig.data)
-    assert "dead" in fig.layout.annotations[2].text
+    a, b = fig.data
+    assert (a.xaxis, b.xaxis) == ("x", "x2")
+    # classes in order (noun first, at the top = last category), by P inside a class
+    assert [t.strip() for t in a.y] == ["ran", "dog", "cat"]
+    assert list(a.text) == ["VBD", "NN", "NN"]
+    assert list(a.marker.color) == [figures.POS_COLORS["verb"]] + [figures.POS_COLORS["noun"]] * 2
+    assert b.marker.color[0] == figures.POS_COLORS["determiner"]
+    assert "dead" in fig.layout.annotations[2].text and fig.layout.xaxis3.visible is False
 
 
 def test_convergence_and_pos_share_and_pos_distribution():
