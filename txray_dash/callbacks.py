@@ -6,10 +6,12 @@ them directly; `register()` binds them to component ids.
 
 from __future__ import annotations
 
+import functools
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Callable
 
 import dash
+import duckdb
 import pandas as pd
 from dash import ALL, Input, Output, State, dcc, html
 
@@ -281,6 +283,29 @@ def download_payload(data: AnalysisData, *, trigger: str, view_dict: dict | None
     return dcc.send_data_frame(df.to_csv, name, index=False)
 
 
+def guarded(fn: Callable[..., Any], fallback: Callable[[str], Any]) -> Callable[..., Any]:
+    """`fn`, but a database failure (file replaced, removed or corrupt while serving) becomes
+    `fallback(message)` instead of a server error."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any) -> Any:
+        try:
+            return fn(*args)
+        except (DatabaseError, duckdb.Error) as e:
+            return fallback(f"The analysis database could not be read: {e}. Check the file and "
+                            "reload the page.")
+
+    return wrapper
+
+
+def _figure_fallback(message: str):
+    return figures.message_figure(message)
+
+
+def _html_fallback(message: str):
+    return html.Div(message, className="alert error")
+
+
 def register(app: dash.Dash, data: AnalysisData) -> None:
     """Attach every callback of the dashboard to `app`."""
 
@@ -321,29 +346,35 @@ def register(app: dash.Dash, data: AnalysisData) -> None:
         Output("head-list", "children"), Output("tail-list", "children"),
         Output("overview-title", "children"),
         Input("view", "data"),
-    )(lambda view: overview_outputs(data, view))
+    )(guarded(lambda view: overview_outputs(data, view),
+              lambda m: (figures.message_figure(m), [], [], [], "Hellinger distance vs. length")))
 
     app.callback(Output("detail", "children"), Output("detail-title", "children"),
-                 Input("view", "data"))(lambda view: detail_outputs(data, view))
+                 Input("view", "data"))(guarded(lambda view: detail_outputs(data, view),
+                                                lambda m: (_html_fallback(m), "Neuron detail")))
 
     app.callback(Output("search-results", "children"),
                  Input("token-go", "n_clicks"), Input("token-input", "value"),
                  State("view", "data"), prevent_initial_call=True,
-                 )(lambda _n, token, view: search_outputs(data, view, token))
+                 )(guarded(lambda _n, token, view: search_outputs(data, view, token),
+                           _html_fallback))
 
     app.callback(Output("slope-graph", "figure"), Input("view", "data"),
-                 Input("slope-stages", "value"))(lambda v, s: slope_figure(data, v, s))
+                 Input("slope-stages", "value"))(
+        guarded(lambda v, s: slope_figure(data, v, s), _figure_fallback))
     app.callback(Output("mass-graph", "figure"), Input("view", "data"),
-                 Input("mass-mode", "value"))(lambda v, m: mass_figure(data, v, m))
+                 Input("mass-mode", "value"))(
+        guarded(lambda v, m: mass_figure(data, v, m), _figure_fallback))
     app.callback(Output("pos-graph", "figure"), Input("view", "data"))(
-        lambda v: pos_figure(data, v))
+        guarded(lambda v: pos_figure(data, v), _figure_fallback))
     app.callback(Output("convergence-graph", "figure"), Input("view", "data"))(
-        lambda v: convergence_figure(data, v))
+        guarded(lambda v: convergence_figure(data, v), _figure_fallback))
     app.callback(Output("supervision-note", "children"), Output("supervision-table", "children"),
                  Input("task-weighted", "value"), Input("view", "data"))(
-        lambda w, _v: supervision_outputs(data, "weighted" in (w or [])))
+        guarded(lambda w, _v: supervision_outputs(data, "weighted" in (w or [])),
+                lambda m: (m, _html_fallback(m))))
     app.callback(Output("pruning-table", "children"), Input("view", "data"))(
-        lambda _v: pruning_outputs(data))
+        guarded(lambda _v: pruning_outputs(data), _html_fallback))
 
     @app.callback(
         Output("download", "data"),

@@ -132,3 +132,18 @@ def test_download_payloads(data):
 def test_message_box():
     box = cb.message_box(["a", "b"], tone="error")
     assert all(isinstance(b, html.Div) and "error" in b.className for b in box)
+
+
+def test_guarded_turns_database_failures_into_messages():
+    import duckdb
+
+    from txray_dash.data import DatabaseError
+
+    def broken(kind):
+        raise {"db": DatabaseError("gone"), "duck": duckdb.IOException("disk")}[kind]
+
+    safe = cb.guarded(broken, lambda m: ("fallback", m))
+    assert safe("db") == ("fallback", "The analysis database could not be read: gone. Check the "
+                                      "file and reload the page.")
+    assert "disk" in safe("duck")[1]
+    assert cb.guarded(lambda x: x + 1, lambda m: None)(1) == 2
