@@ -221,14 +221,12 @@ def supervision_outputs(data: AnalysisData, weighted: bool) -> tuple[str, Any]:
     df, note = supervision_frame(data, weighted)
     if df.empty:
         return note, html.Div()
-    return note, html.Div(className="split", children=[
-        C.neuron_list(df.head(25), list_id="supervision", value="activation_sum",
-                      label=lambda r: r["top_features"] or ""),
-        C.table(df, [("neuron", "neuron", str), ("activation_sum", "activation sum",
-                                                 lambda v: C.fmt_num(v, 2)),
-                     ("length", "length", None), ("top_features", "features by mass", str)],
-                table_id="supervision-rows"),
-    ])
+    link = lambda v: C.neuron_button(int(v), list_id="supervision")  # noqa: E731
+    return note, C.table(df, [("neuron", "neuron", link),
+                              ("activation_sum", "activation sum", lambda v: C.fmt_num(v, 2)),
+                              ("length", "length", None),
+                              ("top_features", "features by mass", str)],
+                         table_id="supervision-rows")
 
 
 PRUNING_COLUMNS: list[C.Column] = [

@@ -8,7 +8,8 @@ from typing import Callable, Sequence
 import pandas as pd
 from dash import html
 
-Column = tuple[str, str, Callable[[object], str] | None]
+Column = tuple[str, str, Callable[[object], object] | None]
+"""(column, header, formatter): the formatter returns text or a component; None = fmt_num."""
 
 
 def fmt_num(value: object, digits: int = 3) -> str:
@@ -63,6 +64,12 @@ def neuron_list(df: pd.DataFrame, *, list_id: str, value: str = "hellinger",
                       html.Span(text, className="ntext")],
         )))
     return html.Ol(items, className="neuron-list")
+
+
+def neuron_button(neuron: int, *, list_id: str) -> html.Button:
+    """A compact clickable neuron id (selects the neuron like the overview lists)."""
+    return html.Button(f"#{neuron}", id={"type": "neuron-link", "list": list_id, "index": neuron},
+                       className="neuron-chip", n_clicks=0)
 
 
 def table(df: pd.DataFrame, columns: Sequence[Column], *, table_id: str | None = None,

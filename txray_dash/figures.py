@@ -203,7 +203,7 @@ def convergence(cons: pd.DataFrame, log: pd.DataFrame, *, height: int = 400) -> 
         height=height, margin=dict(l=64, r=64, t=36, b=52), xaxis=_axis("epoch"),
         yaxis=_axis("validation perplexity", type="log"),
         yaxis2=_axis("mean Hellinger distance", overlaying="y", side="right", range=[0, 1.05],
-                     showgrid=False)))
+                     showgrid=False, tickmode="linear", tick0=0, dtick=0.2)))
 
 
 def token_bars(df: pd.DataFrame, *, stages: list[str], neuron: int, height: int = 520

@@ -108,7 +108,10 @@ def test_model_level_outputs(data):
     assert any("mean H" in t.name for t in conv.data)
     note, table = cb.supervision_outputs(data, True)
     assert "dead in imdb_zero_shot and alive in imdb_supervised" in note
-    assert "supervision-rows" in _ids(table)
+    ids = _ids(table)
+    assert "supervision-rows" in ids
+    added = data.supervision_added("imdb_zero_shot", "imdb_supervised", weighted=True)
+    assert [i["index"] for i in ids if isinstance(i, dict)] == added["neuron"].tolist()
     assert "pruning-rows" in _ids(cb.pruning_outputs(data))
 
 
