@@ -29,8 +29,11 @@ def header(info: DbInfo) -> html.Header:
     bits = [f"{len(info.stages)} stages", f"{int(info.stages['n_neurons'].max()):,} neurons",
             f"created {meta.get('created_at', '?')}", f"precompute {meta.get('tool_version', '?')}",
             f"schema v{info.schema_version}"]
-    if config.get("preset"):
-        bits.insert(0, f"preset {config['preset']}")
+    preset = meta.get("preset") or config.get("preset")
+    if preset:
+        bits.insert(0, f"preset {preset}")
+    if meta.get("device"):
+        bits.insert(1 if preset else 0, f"recorded on {meta['device']}")
     return html.Header(className="header", children=[
         html.Div(className="brand", children=[
             html.H1("TX-Ray Explorer"),
