@@ -100,7 +100,12 @@ def read_info(con: duckdb.DuckDBPyConnection, path: Path) -> DbInfo:
         "n_tokens, n_silent, has_pos, has_labels FROM stages ORDER BY ord"
     ).df()
     pairs = tuple(tuple(x) for x in meta.get("pairs") or [])
-    variants = tuple(meta.get("variants") or ["paper"])
+    variants = tuple(meta.get("variants") or [])
+    if not pairs or not variants:
+        stored = con.execute("SELECT DISTINCT stage_a, stage_b, variant FROM comparisons "
+                             "ORDER BY ALL").fetchall()
+        pairs = pairs or tuple(dict.fromkeys((a, b) for a, b, _ in stored))
+        variants = variants or tuple(dict.fromkeys(v for _, _, v in stored)) or ("paper",)
     return DbInfo(path=str(Path(path).resolve()), schema_version=int(version), meta=meta,
                   stages=stages, pairs=pairs, variants=variants)
 
@@ -135,27 +140,36 @@ class AnalysisData:
         self._lock = threading.Lock()
         self._con: duckdb.DuckDBPyConnection | None = None
         self._pid = os.getpid()
-        try:
-            mtime = self.path.stat().st_mtime_ns
-        except OSError:
-            mtime = 0
-        self._cache_id = f"txray:{self.path}:{mtime}"
+        self._mtime = self._stat_mtime()
         for name in _MEMOISED:
             setattr(self, name, cache.memoize(timeout=timeout)(getattr(self, name)))
 
     def __caching_id__(self) -> str:
-        return self._cache_id
+        """Cache-key identity: the database path and the file's current modification time."""
+        return f"txray:{self.path}:{self._stat_mtime()}"
 
     def __repr__(self) -> str:
         return f"AnalysisData({str(self.path)!r})"
 
     # ---- plumbing -------------------------------------------------------------------------
 
+    def _stat_mtime(self) -> int:
+        try:
+            return self.path.stat().st_mtime_ns
+        except OSError:
+            return 0
+
     def _cursor(self) -> duckdb.DuckDBPyConnection:
+        """A cursor on the shared read-only connection, reopened after a fork or when the file
+        was replaced (its new mtime also gives fresh cache keys, see `__caching_id__`)."""
         with self._lock:
-            if self._con is None or self._pid != os.getpid():
+            mtime = self._stat_mtime()
+            if self._con is None or self._pid != os.getpid() or mtime != self._mtime:
+                if self._con is not None and self._pid == os.getpid():
+                    self._con.close()
                 self._con = duckdb.connect(str(self.path), read_only=True)
                 self._pid = os.getpid()
+                self._mtime = mtime
             return self._con.cursor()
 
     def _df(self, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:

@@ -176,3 +176,36 @@ def test_cache_key_includes_the_database(tiny_db, tiny_db_b):
     ha = a.overview("wiki_ep48", "wiki_ep49", "token", "paper")["hellinger"]
     hb = b.overview("wiki_ep48", "wiki_ep49", "token", "paper")["hellinger"]
     assert not ha.equals(hb)
+
+
+def test_replaced_database_is_reopened_with_fresh_cache_keys(tmp_path, tiny_db, tiny_db_b):
+    import os
+    import shutil
+
+    path = tmp_path / "live.duckdb"
+    shutil.copy(tiny_db, path)
+    d = _standalone(path)
+    before = d.overview("wiki_ep48", "wiki_ep49", "token", "paper")["hellinger"]
+    tmp = tmp_path / ".live.tmp"
+    shutil.copy(tiny_db_b, tmp)
+    os.utime(tmp, ns=(1, 1))  # a different mtime even on coarse clocks
+    os.replace(tmp, path)
+    d.info()  # any query notices the new file
+    after = d.overview("wiki_ep48", "wiki_ep49", "token", "paper")["hellinger"]
+    ref = _raw(tiny_db_b, "SELECT hellinger FROM comparisons WHERE stage_a='wiki_ep48' AND "
+                          "stage_b='wiki_ep49' AND feature_kind='token' AND variant='paper' "
+                          "ORDER BY neuron")["hellinger"]
+    assert not before.equals(after)
+    np.testing.assert_allclose(after.to_numpy(dtype=float), ref.to_numpy(dtype=float))
+
+
+def test_pairs_fall_back_to_comparisons_without_meta(tmp_path, tiny_db):
+    import shutil
+
+    path = tmp_path / "nometa.duckdb"
+    shutil.copy(tiny_db, path)
+    con = duckdb.connect(str(path))
+    con.execute("DELETE FROM meta WHERE key IN ('pairs', 'variants')")
+    con.close()
+    info = check_database(path)
+    assert ("wiki_ep48", "wiki_ep49") in info.pairs and set(info.variants) == {"paper", "reference"}
