@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import duckdb
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 from flask_caching import Cache
 
 SCHEMA_VERSION = 1
@@ -110,6 +112,40 @@ def read_info(con: duckdb.DuckDBPyConnection, path: Path) -> DbInfo:
                   stages=stages, pairs=pairs, variants=variants)
 
 
+@dataclass(frozen=True)
+class CorpusTokens:
+    """The sequences of one corpus, flattened: tokens of sequence i are
+    values[offsets[i]:offsets[i + 1]], sequences sorted by seq_id."""
+
+    seq_ids: np.ndarray
+    offsets: np.ndarray
+    values: pa.Array
+    labels: np.ndarray
+
+    def windows(self, seq_id: np.ndarray, position: np.ndarray, width: int
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(left text, right text, label) around each (seq_id, position), `width` tokens each
+        side, clipped to the sequence (vectorised gather)."""
+        n = len(seq_id)
+        if n == 0 or len(self.seq_ids) == 0:
+            return np.full(n, "", object), np.full(n, "", object), np.full(n, np.nan)
+        row = np.searchsorted(self.seq_ids, seq_id)
+        row = np.clip(row, 0, len(self.seq_ids) - 1)
+        found = self.seq_ids[row] == seq_id
+        start, stop = self.offsets[row], self.offsets[row + 1]
+        at = start + position
+        steps = np.arange(-width, width + 1)
+        idx = at[:, None] + steps[None, :]
+        ok = found[:, None] & (idx >= start[:, None]) & (idx < stop[:, None]) & (steps != 0)
+        words = np.asarray(self.values.take(pa.array(np.where(ok, idx, 0).ravel()))
+                           .to_numpy(zero_copy_only=False), dtype=object).reshape(idx.shape)
+        words = np.where(ok, words, None)
+        left = [" ".join(w for w in r if w is not None) for r in words[:, :width]]
+        right = [" ".join(w for w in r if w is not None) for r in words[:, width + 1:]]
+        labels = np.where(found, self.labels[row], np.nan)
+        return np.array(left, dtype=object), np.array(right, dtype=object), labels
+
+
 def _two(stages: Sequence[str]) -> tuple[str, str]:
     """Two stage names from a 1- or 2-element sequence (the second repeats the first)."""
     stages = tuple(stages)
@@ -141,6 +177,7 @@ class AnalysisData:
         self._con: duckdb.DuckDBPyConnection | None = None
         self._pid = os.getpid()
         self._mtime = self._stat_mtime()
+        self._corpora: dict[str, tuple[tuple[int, int], CorpusTokens]] = {}
         for name in _MEMOISED:
             setattr(self, name, cache.memoize(timeout=timeout)(getattr(self, name)))
 
@@ -309,26 +346,54 @@ class AnalysisData:
         )
 
     def contexts(self, neuron: int, stages: tuple[str, str], limit: int = 5) -> pd.DataFrame:
-        """Top activating positions in the two stages with CONTEXT_WINDOW tokens either side."""
+        """Top activating positions in the two stages with CONTEXT_WINDOW tokens either side
+        (left_text, right_text) and the sequence's label."""
         a, b = _two(stages)
-        w = CONTEXT_WINDOW
-        return self._df(
+        ctx = self._df(
             """
-            WITH c AS (
-                SELECT c.*, st.corpus, st.ord FROM contexts c JOIN stages st USING (stage)
-                WHERE c.neuron = ? AND c.stage IN (?, ?) AND c.rank < ?
-            )
-            SELECT c.stage, c.rank, c.seq_id, c.position, c.token, c.act,
-                   array_to_string(list_slice(s.tokens, greatest(c.position + 1 - ?, 1),
-                                              c.position), ' ') AS left_text,
-                   array_to_string(list_slice(s.tokens, c.position + 2, c.position + 1 + ?), ' ')
-                       AS right_text,
-                   s.label
-            FROM c LEFT JOIN sequences s ON s.corpus = c.corpus AND s.seq_id = c.seq_id
-            ORDER BY c.ord, c.rank
+            SELECT c.stage, c.rank, c.seq_id, c.position, c.token, c.act, st.corpus
+            FROM contexts c JOIN stages st USING (stage)
+            WHERE c.neuron = ? AND c.stage IN (?, ?) AND c.rank < ?
+            ORDER BY st.ord, c.rank
             """,
-            [int(neuron), a, b, int(limit), w, w],
+            [int(neuron), a, b, int(limit)],
         )
+        left = np.full(len(ctx), "", dtype=object)
+        right = np.full(len(ctx), "", dtype=object)
+        label = np.full(len(ctx), np.nan)
+        for corpus in ctx["corpus"].dropna().unique():
+            rows = (ctx["corpus"] == corpus).to_numpy()
+            seqs = self._corpus_tokens(str(corpus))
+            left[rows], right[rows], label[rows] = seqs.windows(
+                ctx.loc[rows, "seq_id"].to_numpy(), ctx.loc[rows, "position"].to_numpy(),
+                CONTEXT_WINDOW)
+        return ctx.drop(columns="corpus").assign(left_text=left, right_text=right, label=label)
+
+    def _corpus_tokens(self, corpus: str) -> "CorpusTokens":
+        """All sequences of `corpus` as one flat Arrow array, loaded once per process (the
+        sequences table is immutable; slicing it in memory avoids decoding list columns on
+        every detail request)."""
+        with self._lock:
+            cached = self._corpora.get(corpus)
+            if cached is not None and cached[0] == (self._mtime, os.getpid()):
+                return cached[1]
+        cur = self._cursor()
+        try:
+            table = cur.sql(
+                "SELECT seq_id, tokens, label FROM sequences WHERE corpus = ? ORDER BY seq_id",
+                params=[corpus]).to_arrow_table()
+        finally:
+            cur.close()
+        tokens = table["tokens"].combine_chunks()
+        seqs = CorpusTokens(
+            seq_ids=table["seq_id"].to_numpy(),
+            offsets=tokens.offsets.to_numpy() if len(tokens) else np.zeros(1, np.int32),
+            values=tokens.values if len(tokens) else pa.array([], pa.string()),
+            labels=table["label"].to_numpy(zero_copy_only=False).astype(float),
+        )
+        with self._lock:
+            self._corpora[corpus] = ((self._mtime, os.getpid()), seqs)
+        return seqs
 
     # ---- model level -------------------------------------------------------------------------
 

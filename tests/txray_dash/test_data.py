@@ -209,3 +209,17 @@ def test_pairs_fall_back_to_comparisons_without_meta(tmp_path, tiny_db):
     con.close()
     info = check_database(path)
     assert ("wiki_ep48", "wiki_ep49") in info.pairs and set(info.variants) == {"paper", "reference"}
+
+
+def test_context_windows_clip_to_the_sequence():
+    import pyarrow as pa
+
+    from txray_dash.data import CorpusTokens
+
+    seqs = CorpusTokens(seq_ids=np.array([3, 7]), offsets=np.array([0, 4, 6]),
+                        values=pa.array(["a", "b", "c", "d", "x", "y"]),
+                        labels=np.array([1.0, 0.0]))
+    left, right, label = seqs.windows(np.array([3, 7, 3, 5]), np.array([0, 1, 2, 0]), 2)
+    assert left.tolist() == ["", "x", "a b", ""]
+    assert right.tolist() == ["b c", "", "d", ""]
+    assert label[:3].tolist() == [1.0, 0.0, 1.0] and np.isnan(label[3])
