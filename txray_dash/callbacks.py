@@ -152,13 +152,14 @@ def search_outputs(data: AnalysisData, view_dict: dict | None, token: str | None
     return [html.Div(className="panel search-panel", children=blocks)]
 
 
-def slope_figure(data: AnalysisData, view_dict: dict | None, stages: list[str] | None):
+def slope_figure(data: AnalysisData, view_dict: dict | None, stages: list[str] | None,
+                 log_y: bool = False):
     if not view_dict or not stages or len(stages) < 2:
         return figures.message_figure("Choose at least two stages, in order")
     view = View.from_dict(view_dict)
     long = data.lengths_across(tuple(stages), view.kind)
     return figures.length_slope(derive.length_paths(long, stages=list(stages)),
-                                stages=list(stages))
+                                stages=list(stages), log_y=log_y)
 
 
 def mass_figure(data: AnalysisData, view_dict: dict | None, mode: str | None):
@@ -358,8 +359,9 @@ def register(app: dash.Dash, data: AnalysisData) -> None:
                            _html_fallback))
 
     app.callback(Output("slope-graph", "figure"), Input("view", "data"),
-                 Input("slope-stages", "value"))(
-        guarded(lambda v, s: slope_figure(data, v, s), _figure_fallback))
+                 Input("slope-stages", "value"), Input("slope-log", "value"))(
+        guarded(lambda v, s, lg: slope_figure(data, v, s, "log" in (lg or [])),
+                _figure_fallback))
     app.callback(Output("mass-graph", "figure"), Input("view", "data"),
                  Input("mass-mode", "value"))(
         guarded(lambda v, m: mass_figure(data, v, m), _figure_fallback))

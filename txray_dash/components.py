@@ -95,7 +95,7 @@ def context_snippets(df: pd.DataFrame) -> html.Div:
     blocks = []
     for stage, part in df.groupby("stage", sort=False):
         lines = [html.Li(className="context", children=[
-            html.Span(f"{rec['act']:.2f}", className="ctx-act"),
+            html.Span(f"{rec['act']:.3f}", className="ctx-act"),
             html.Span(rec["left_text"] or "", className="ctx-left"),
             html.Mark(rec["token"], className="ctx-token"),
             html.Span(rec["right_text"] or "", className="ctx-right"),

@@ -106,9 +106,11 @@ def _polylines(wide: pd.DataFrame, stages: list[str]) -> tuple[np.ndarray, np.nd
     return xs, ys
 
 
-def length_slope(wide: pd.DataFrame, *, stages: list[str], height: int = 420) -> go.Figure:
+def length_slope(wide: pd.DataFrame, *, stages: list[str], log_y: bool = False,
+                 height: int = 420) -> go.Figure:
     """Slope chart of neuron lengths across ordered stages, one line per neuron, coloured by
-    the first -> last direction; line opacity falls with the number of lines."""
+    the first -> last direction; line opacity falls with the number of lines. With `log_y`,
+    dead neurons (length 0) drop out of the lines."""
     if wide.empty or len(stages) < 2:
         return message_figure("Choose at least two stages with recorded neurons", height=height)
     traces = []
@@ -130,7 +132,8 @@ def length_slope(wide: pd.DataFrame, *, stages: list[str], height: int = 420) ->
         height=height,
         xaxis=_axis(None, tickmode="array", tickvals=list(range(len(stages))), ticktext=stages,
                     range=[-0.2, len(stages) - 0.8]),
-        yaxis=_axis("distribution length (features)"),
+        yaxis=_axis("distribution length (features)" + (", log scale" if log_y else ""),
+                    type="log" if log_y else "linear"),
     )
     return go.Figure(data=traces, layout=layout)
 
@@ -235,8 +238,10 @@ def token_bars(df: pd.DataFrame, *, stages: list[str], neuron: int, height: int 
                                 else f"<b>{stage}</b>: no mass (dead)",
                                 x=lo + width / 2, y=1.0, xref="paper", yref="paper",
                                 yanchor="bottom", showarrow=False, font=dict(size=13)))
+        p_max = float(frame.loc[m, "p"].max()) if present else 1.0
         layout[f"xaxis{suffix}"] = _axis("P(token)", domain=[lo, lo + width],
-                                         anchor=f"y{suffix}", visible=present)
+                                         anchor=f"y{suffix}", visible=present,
+                                         range=[0, p_max * 1.22])
         layout[f"yaxis{suffix}"] = _axis(None, anchor=f"x{suffix}", categoryorder="array",
                                          categoryarray=labels_all[m], visible=present,
                                          showgrid=False)

@@ -130,6 +130,8 @@ def model_tabs(info: DbInfo) -> html.Section:
                     html.Label("Ordered stages"),
                     dcc.Dropdown(id="slope-stages", multi=True, value=stages,
                                  options=[{"label": s, "value": s} for s in stages]),
+                    dcc.Checklist(id="slope-log", inline=True, value=[],
+                                  options=[{"label": " log scale", "value": "log"}]),
                 ]),
                 dcc.Graph(id="slope-graph", config=GRAPH_CONFIG),
             ]),

@@ -100,3 +100,10 @@ def test_convergence_and_pos_share_and_pos_distribution():
 def test_message_figure():
     fig = figures.message_figure("hello")
     assert fig.layout.annotations[0].text == "hello"
+
+
+def test_length_slope_log_scale():
+    long = pd.DataFrame({"stage": list("abab"), "neuron": [0, 0, 1, 1], "length": [1, 20, 5, 0]})
+    wide = derive.length_paths(long, stages=["a", "b"])
+    assert figures.length_slope(wide, stages=["a", "b"], log_y=True).layout.yaxis.type == "log"
+    assert figures.length_slope(wide, stages=["a", "b"]).layout.yaxis.type == "linear"
