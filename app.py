@@ -23,8 +23,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def ensure_database(db: Path) -> int:
-    """0 if `db` exists (building the default demo first when it is missing), else an exit code."""
+def demo_command(db: Path) -> list[str]:
+    """The command that builds the demo analysis into `db`."""
+    return [sys.executable, "-m", "precompute", "run", "--preset", "demo", "--out", str(db)]
+
+
+def ensure_database(db: Path, *, build: list[str] | None = None) -> int:
+    """0 if `db` exists (building the default demo first when it is missing, with `build` or
+    `demo_command(db)`; its progress goes straight to the terminal), else an exit code."""
     if db.exists():
         return 0
     if db != DEFAULT_DB:
@@ -34,7 +40,7 @@ def ensure_database(db: Path) -> int:
         return 2
     print(f"No database at {db}: building the demo analysis first (takes a few minutes)...",
           flush=True)
-    cmd = [sys.executable, "-m", "precompute", "run", "--preset", "demo", "--out", str(db)]
+    cmd = build or demo_command(db)
     rc = subprocess.call(cmd)
     if rc != 0 or not db.exists():
         print(f"error: building the demo database failed (exit code {rc}); run `{' '.join(cmd)}` "

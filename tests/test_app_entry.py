@@ -23,25 +23,24 @@ def test_defaults():
     assert (args.db, args.host, args.port) == (entry.DEFAULT_DB, "127.0.0.1", 8050)
 
 
-def test_default_db_is_built_with_the_demo_preset(monkeypatch, tmp_path):
-    calls = []
+def test_demo_command_uses_the_demo_preset(tmp_path):
+    target = tmp_path / "demo.duckdb"
+    assert entry.demo_command(target) == [sys.executable, "-m", "precompute", "run", "--preset",
+                                          "demo", "--out", str(target)]
 
-    def fake_call(cmd):
-        calls.append(cmd)
-        Path(cmd[-1]).write_bytes(b"")
-        return 0
 
+def test_missing_default_db_is_built_then_served(monkeypatch, tmp_path, capfd):
     target = tmp_path / "demo.duckdb"
     monkeypatch.setattr(entry, "DEFAULT_DB", target)
-    monkeypatch.setattr(entry.subprocess, "call", fake_call)
-    assert entry.ensure_database(target) == 0
-    assert calls == [[sys.executable, "-m", "precompute", "run", "--preset", "demo", "--out",
-                      str(target)]]
+    build = [sys.executable, "-c",
+             f"print('building...', flush=True); open({str(target)!r}, 'w').close()"]
+    assert entry.ensure_database(target, build=build) == 0
+    assert target.exists() and "building..." in capfd.readouterr().out
+    assert entry.ensure_database(target, build=[sys.executable, "-c", "raise SystemExit(9)"]) == 0
 
 
 def test_failed_demo_build_is_reported(monkeypatch, tmp_path, capsys):
     target = tmp_path / "demo.duckdb"
     monkeypatch.setattr(entry, "DEFAULT_DB", target)
-    monkeypatch.setattr(entry.subprocess, "call", lambda cmd: 3)
-    assert entry.ensure_database(target) == 3
+    assert entry.ensure_database(target, build=[sys.executable, "-c", "raise SystemExit(3)"]) == 3
     assert "building the demo database failed" in capsys.readouterr().err
