@@ -145,7 +145,8 @@ def search_outputs(data: AnalysisData, view_dict: dict | None, token: str | None
     for stage in dict.fromkeys((view.stage_a, view.stage_b)):
         hits = data.neurons_with_token(stage, view.kind, token)
         body = (C.neuron_list(hits, list_id=f"search-{stage}", value="p",
-                              label=lambda r: f"mean act {r['mu']:.2f} · {r['n']} rows")
+                              label=lambda r: f"{r['feature']} · mean act {r['mu']:.2f} · "
+                                              f"{r['n']} rows")
                 if not hits.empty else html.Div(f"No neuron of {stage} has {token!r}.",
                                                 className="muted"))
         blocks.append(html.Div([html.H4(f"{stage}: neurons with {token!r} ({len(hits)})"), body]))

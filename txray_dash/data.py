@@ -278,10 +278,19 @@ class AnalysisData:
 
     def neurons_with_token(self, stage: str, kind: str, feature: str, limit: int = 50
                            ) -> pd.DataFrame:
-        """Neurons whose distribution in `stage` contains `feature`, ranked by its probability."""
-        return self._df(
-            "SELECT neuron, p, mu, n FROM distributions "
+        """Neurons whose distribution in `stage` contains `feature`, ranked by its probability;
+        if nothing matches exactly, features equal to it ignoring case."""
+        exact = self._df(
+            "SELECT neuron, feature, p, mu, n FROM distributions "
             "WHERE stage = ? AND feature_kind = ? AND feature = ? ORDER BY p DESC, neuron LIMIT ?",
+            [stage, kind, feature, int(limit)],
+        )
+        if not exact.empty:
+            return exact
+        return self._df(
+            "SELECT neuron, feature, p, mu, n FROM distributions "
+            "WHERE stage = ? AND feature_kind = ? AND lower(feature) = lower(?) "
+            "ORDER BY p DESC, neuron LIMIT ?",
             [stage, kind, feature, int(limit)],
         )
 

@@ -129,3 +129,15 @@ def test_token_search_lists_neurons(page, served):
     page.wait_for_selector(".search-panel button.neuron-link", timeout=15_000)
     assert re.search(r"wiki_ep48: neurons with 'the' \(\d+\)", page.inner_text(".search-panel"))
     _no_errors(page)
+
+
+def test_csv_download_of_the_current_pair(page, served):
+    page.goto(served + "/?stage_a=wiki_ep48&stage_b=wiki_ep49")
+    _ready(page)
+    with page.expect_download(timeout=15_000) as info:
+        page.click("#download-overview")
+    download = info.value
+    assert download.suggested_filename == "txray_wiki_ep48_vs_wiki_ep49_token_paper.csv"
+    lines = open(download.path(), encoding="utf-8").read().strip().splitlines()
+    assert lines[0].startswith("neuron,hellinger,len_a,len_b") and len(lines) == 48 + 1
+    _no_errors(page)

@@ -223,3 +223,10 @@ def test_context_windows_clip_to_the_sequence():
     assert left.tolist() == ["", "x", "a b", ""]
     assert right.tolist() == ["b c", "", "d", ""]
     assert label[:3].tolist() == [1.0, 0.0, 1.0] and np.isnan(label[3])
+
+
+def test_token_search_falls_back_to_case_insensitive(data):
+    exact = data.neurons_with_token("wiki_ep48", "token", "the")
+    upper = data.neurons_with_token("wiki_ep48", "token", "THE")
+    assert not exact.empty and upper["neuron"].tolist() == exact["neuron"].tolist()
+    assert set(upper["feature"]) == {"the"}
