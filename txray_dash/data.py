@@ -169,9 +169,12 @@ _MEMOISED = (
 
 
 class AnalysisData:
-    """Memoised, parameterised queries against one analysis database (opened lazily)."""
+    """Memoised, parameterised queries against one analysis database (opened lazily).
 
-    def __init__(self, path: str | os.PathLike, *, cache: Cache, timeout: int = 0):
+    `timeout` (seconds) overrides the cache's default timeout (CACHE_DEFAULT_TIMEOUT).
+    """
+
+    def __init__(self, path: str | os.PathLike, *, cache: Cache, timeout: int | None = None):
         self.path = Path(path).resolve()
         self._lock = threading.Lock()
         self._con: duckdb.DuckDBPyConnection | None = None

@@ -114,3 +114,13 @@ def test_filesystem_cache_shared_between_apps(tiny_db, tmp_path):
     second = create_app(tiny_db, cache_config=config).server.extensions["txray_data"]
     second._df = None  # any real query would fail: the answer must come from the shared cache
     assert second.overview("wiki_ep48", "wiki_ep49", "token", "paper").equals(df)
+
+
+def test_env_timeout_reaches_the_memoised_queries(tiny_db, monkeypatch):
+    monkeypatch.setenv("TXRAY_CACHE_TIMEOUT", "123")
+    app = create_app(tiny_db)
+    data = app.server.extensions["txray_data"]
+    data.pruning()
+    backend = app.server.extensions["cache"][app.server.extensions["txray_cache"]]
+    expiries = [exp for exp, _ in backend._cache.values()]
+    assert expiries and all(exp > 0 for exp in expiries)
