@@ -219,15 +219,21 @@ def supervision_frame(data: AnalysisData, weighted: bool) -> tuple[pd.DataFrame,
                 "inspect it.")
 
 
+SUPERVISION_ROWS_SHOWN = 200
+
+
 def supervision_outputs(data: AnalysisData, weighted: bool) -> tuple[str, Any]:
     df, note = supervision_frame(data, weighted)
     if df.empty:
         return note, html.Div()
+    if len(df) > SUPERVISION_ROWS_SHOWN:
+        note += f" Showing the first {SUPERVISION_ROWS_SHOWN}; the CSV has all {len(df)}."
     link = lambda v: C.neuron_button(int(v), list_id="supervision")  # noqa: E731
-    return note, C.table(df, [("neuron", "neuron", link),
-                              ("activation_sum", "activation sum", lambda v: C.fmt_num(v, 2)),
-                              ("length", "length", None),
-                              ("top_features", "features by mass", str)],
+    return note, C.table(df.head(SUPERVISION_ROWS_SHOWN),
+                         [("neuron", "neuron", link),
+                          ("activation_sum", "activation sum", lambda v: C.fmt_num(v, 2)),
+                          ("length", "length", None),
+                          ("top_features", "features by mass", str)],
                          table_id="supervision-rows")
 
 

@@ -150,3 +150,11 @@ def test_guarded_turns_database_failures_into_messages():
                                       "file and reload the page.")
     assert "disk" in safe("duck")[1]
     assert cb.guarded(lambda x: x + 1, lambda m: None)(1) == 2
+
+
+def test_supervision_table_is_capped(data, monkeypatch):
+    monkeypatch.setattr(cb, "SUPERVISION_ROWS_SHOWN", 1)
+    added = data.supervision_added("imdb_zero_shot", "imdb_supervised", weighted=False)
+    note, table = cb.supervision_outputs(data, False)
+    assert len([i for i in _ids(table) if isinstance(i, dict)]) == 1
+    assert f"the CSV has all {len(added)}" in note
