@@ -103,7 +103,7 @@ def detail_outputs(data: AnalysisData, view_dict: dict | None) -> tuple[Any, str
         bars, pos, ctx, nums, comps = (j.result() for j in jobs)
     nums = _numbers_table(nums)
     comps = comps.assign(pair=comps["stage_a"] + " → " + comps["stage_b"])
-    pct = lambda v: C.fmt_num(100 * v, 2) + " %" if v == v and v is not None else "–"  # noqa: E731
+    pct = lambda v: f"{100 * v:.3g} %" if v is not None and v == v else "–"  # noqa: E731
     children = [
         html.Div(className="detail-grid", children=[
             html.Div(className="detail-main", children=[

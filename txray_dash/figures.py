@@ -107,20 +107,26 @@ def _polylines(wide: pd.DataFrame, stages: list[str]) -> tuple[np.ndarray, np.nd
 
 
 def length_slope(wide: pd.DataFrame, *, stages: list[str], log_y: bool = False,
-                 height: int = 420) -> go.Figure:
+                 max_lines: int = 3000, height: int = 420) -> go.Figure:
     """Slope chart of neuron lengths across ordered stages, one line per neuron, coloured by
     the first -> last direction; line opacity falls with the number of lines. With `log_y`,
-    dead neurons (length 0) drop out of the lines."""
+    dead neurons (length 0) drop out of the lines. Above `max_lines` neurons a fixed random
+    sample is drawn (counts and the mean line use all neurons)."""
     if wide.empty or len(stages) < 2:
         return message_figure("Choose at least two stages with recorded neurons", height=height)
+    drawn = wide
+    if len(wide) > max_lines:
+        keep = np.random.default_rng(0).choice(len(wide), size=max_lines, replace=False)
+        drawn = wide.iloc[np.sort(keep)]
     traces = []
     for direction in ("longer", "shorter", "unchanged"):
-        part = wide[wide["direction"] == direction]
+        part = drawn[drawn["direction"] == direction]
         if part.empty:
             continue
+        total = int((wide["direction"] == direction).sum())
         xs, ys = _polylines(part, stages)
         traces.append(dict(
-            type="scattergl", x=xs, y=ys, mode="lines", name=f"{direction} ({len(part):,})",
+            type="scattergl", x=xs, y=ys, mode="lines", name=f"{direction} ({total:,})",
             opacity=float(np.clip(6.0 / np.sqrt(len(part)), 0.04, 0.8)),
             line=dict(color=SHIFT_COLORS[direction], width=1), hoverinfo="skip",
         ))
@@ -135,6 +141,10 @@ def length_slope(wide: pd.DataFrame, *, stages: list[str], log_y: bool = False,
         yaxis=_axis("distribution length (features)" + (", log scale" if log_y else ""),
                     type="log" if log_y else "linear"),
     )
+    if len(drawn) < len(wide):
+        layout["title"] = dict(text=f"lines of a random sample of {len(drawn):,} of {len(wide):,} "
+                                    "neurons", font=dict(size=12, color="#6b7280"), x=0.99,
+                               xanchor="right")
     return go.Figure(data=traces, layout=layout)
 
 
@@ -209,10 +219,14 @@ def convergence(cons: pd.DataFrame, log: pd.DataFrame, *, height: int = 400) -> 
                      showgrid=False, tickmode="linear", tick0=0, dtick=0.2)))
 
 
-def token_bars(df: pd.DataFrame, *, stages: list[str], neuron: int, height: int = 520
+def token_bars(df: pd.DataFrame, *, stages: list[str], neuron: int, height: int | None = None
                ) -> go.Figure:
     """The neuron's top tokens by P in each stage side by side, grouped by POS class (bar
-    colour, `POS_COLORS`) and annotated with the token's dominant POS tag."""
+    colour, `POS_COLORS`) and annotated with the token's dominant POS tag. The height follows
+    the number of bars unless given."""
+    if height is None:
+        rows = int(df.groupby("stage").size().max()) if not df.empty else 0
+        height = int(np.clip(110 + 21 * rows, 240, 560))
     if df.empty:
         return message_figure(f"Neuron {neuron} has no activation mass in these stages",
                               height=height)

@@ -107,3 +107,25 @@ def test_length_slope_log_scale():
     wide = derive.length_paths(long, stages=["a", "b"])
     assert figures.length_slope(wide, stages=["a", "b"], log_y=True).layout.yaxis.type == "log"
     assert figures.length_slope(wide, stages=["a", "b"]).layout.yaxis.type == "linear"
+
+
+def test_length_slope_samples_many_neurons():
+    n = 50
+    long = pd.DataFrame({"stage": ["a"] * n + ["b"] * n, "neuron": list(range(n)) * 2,
+                         "length": list(range(n)) + [25] * n})
+    wide = derive.length_paths(long, stages=["a", "b"])
+    fig = figures.length_slope(wide, stages=["a", "b"], max_lines=10)
+    lines = {t.name.split(" ")[0]: t for t in fig.data if t.mode == "lines"}
+    assert sum(np.isnan(t.y).sum() for t in lines.values()) == 10
+    assert lines["longer"].name == "longer (25)" and lines["shorter"].name == "shorter (24)"
+    assert "10 of 50" in fig.layout.title.text
+
+
+def test_token_bars_height_follows_the_number_of_bars():
+    def frame(k):
+        return pd.DataFrame({"stage": ["A"] * k, "rank": range(k), "token": [f"t{i}" for i in range(k)],
+                             "pos": ["NN"] * k, "p": [1.0 / k] * k, "mu": [1.0] * k,
+                             "mass": [1.0] * k, "n": [1] * k})
+    small = figures.token_bars(frame(2), stages=["A"], neuron=0).layout.height
+    big = figures.token_bars(frame(20), stages=["A"], neuron=0).layout.height
+    assert small == 240 and big == 530
