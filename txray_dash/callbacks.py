@@ -173,13 +173,15 @@ def mass_figure(data: AnalysisData, view_dict: dict | None, mode: str | None):
     return figures.mass_curves(df, normalised=normalised, stage_order=info.stage_names)
 
 
-def pos_figure(data: AnalysisData, view_dict: dict | None):
+def pos_figure(data: AnalysisData, view_dict: dict | None, chosen: list[str] | None = None):
+    """Corpus POS frequency vs activation share for the chosen stages (default: A and B)."""
     if not view_dict:
         return figures.message_figure("No analysis to show")
     view = View.from_dict(view_dict)
     info = data.info()
     corpus_of = dict(zip(info.stages["stage"], info.stages["corpus"]))
-    stages = list(dict.fromkeys((view.stage_a, view.stage_b)))
+    stages = [s for s in chosen or [] if s in corpus_of] or list(
+        dict.fromkeys((view.stage_a, view.stage_b)))
     df = derive.pos_comparison(data.corpus_pos(), data.pos_share(), stages=stages,
                                corpus_of=corpus_of)
     return figures.pos_share_bars(df)
@@ -372,8 +374,9 @@ def register(app: dash.Dash, data: AnalysisData) -> None:
     app.callback(Output("mass-graph", "figure"), Input("view", "data"),
                  Input("mass-mode", "value"))(
         guarded(lambda v, m: mass_figure(data, v, m), _figure_fallback))
-    app.callback(Output("pos-graph", "figure"), Input("view", "data"))(
-        guarded(lambda v: pos_figure(data, v), _figure_fallback))
+    app.callback(Output("pos-graph", "figure"), Input("view", "data"),
+                 Input("pos-stages", "value"))(
+        guarded(lambda v, chosen: pos_figure(data, v, chosen), _figure_fallback))
     app.callback(Output("convergence-graph", "figure"), Input("view", "data"))(
         guarded(lambda v: convergence_figure(data, v), _figure_fallback))
     app.callback(Output("supervision-note", "children"), Output("supervision-table", "children"),

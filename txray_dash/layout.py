@@ -144,8 +144,14 @@ def model_tabs(info: DbInfo) -> html.Section:
                 dcc.Graph(id="mass-graph", config=GRAPH_CONFIG),
             ]),
             dcc.Tab(label="POS vs activation", value="pos", children=[
-                html.Div("Corpus POS frequency vs. the share of activation mass per tag, for "
-                         "stages A and B.", className="hint"),
+                html.Div(className="tab-controls", children=[
+                    html.Label("Stages"),
+                    dcc.Dropdown(id="pos-stages", multi=True, value=[],
+                                 placeholder="stages A and B",
+                                 options=[{"label": s, "value": s} for s in stages]),
+                ]),
+                html.Div("Corpus POS frequency vs. the share of activation mass per tag "
+                         "(stages A and B unless chosen above).", className="hint"),
                 dcc.Graph(id="pos-graph", config=GRAPH_CONFIG),
             ]),
             dcc.Tab(label="Convergence", value="convergence", children=[
