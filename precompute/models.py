@@ -13,7 +13,11 @@ HOOK_POINT = "rnn"
 
 
 class LSTMLanguageModel(nn.Module):
-    """Word-level LM: embedding -> dropout -> LSTM -> dropout -> linear decoder over the vocabulary."""
+    """Word-level LM: embedding -> dropout -> LSTM -> dropout -> linear decoder over the vocabulary.
+
+    Embeddings keep PyTorch's N(0, 1) initialisation: the classifier later reuses them frozen, and
+    after a short (demo) pretraining small-scale embeddings would starve its LSTM of input signal.
+    """
 
     def __init__(self, *, vocab_size: int, emb_dim: int, hidden: int, dropout: float = 0.0):
         super().__init__()
@@ -21,7 +25,6 @@ class LSTMLanguageModel(nn.Module):
         self.rnn = nn.LSTM(emb_dim, hidden, batch_first=True)
         self.dropout = nn.Dropout(dropout)
         self.decoder = nn.Linear(hidden, vocab_size)
-        nn.init.uniform_(self.embedding.weight, -0.1, 0.1)
         nn.init.uniform_(self.decoder.weight, -0.1, 0.1)
         nn.init.zeros_(self.decoder.bias)
 

@@ -111,24 +111,24 @@ DEMO = dataclasses.replace(
     lm_optimizer="adam",
     lm_lr=3e-3,
     lm_clip=0.5,
-    lm_train_tokens=120_000,
+    lm_train_tokens=100_000,
     lm_valid_tokens=30_000,
     snapshots=(1, 5, 6),
     record_tokens=40_000,
-    max_review_tokens=120,
-    clf_train_reviews=6000,
-    clf_dev_reviews=500,
+    max_review_tokens=64,
+    clf_train_reviews=15_000,
+    clf_dev_reviews=0,
     clf_test_reviews=2000,
     f1_train_reviews=1000,
     clf_epochs=3,
-    clf_batch_size=64,
+    clf_batch_size=32,
     clf_lr=3e-3,
     clf_target_f1=None,
     prune_train_reviews=500,
     prune_test_reviews=1000,
 )
 """Scaled down for a 2-core CPU in <= 5 minutes: 128 units, 10k-word vocabulary, 6 short epochs
-over the first 120k WikiText-2 tokens, 40k tokens per stage, reviews cut to their last 120 tokens."""
+over the first 100k WikiText-2 tokens, 40k tokens per stage, 15k reviews cut to their last 64 tokens."""
 
 PRESETS: dict[str, PipelineConfig] = {"paper": PAPER, "demo": DEMO}
 

@@ -96,7 +96,8 @@ def run_pruning(
     device: torch.device | str = "cpu",
 ) -> pd.DataFrame:
     """Relative F1 change (%) on ``eval_sets['train']`` and ``['test']`` for every set and its
-    random control (same size, drawn uniformly from all units; mean and std over `seeds` draws).
+    random control (same size, drawn uniformly from all units; mean and std over `seeds` draws,
+    seeded by (seed, set index, draw)).
 
     Returns rows in the layout of the ``pruning`` table.
     """
@@ -114,7 +115,7 @@ def run_pruning(
         return out
 
     rows = []
-    for ps in sets:
+    for i, ps in enumerate(sets):
         n = len(ps.units)
         f1 = f1_without(ps.units) if n else dict(base)
         row = {
@@ -132,7 +133,8 @@ def run_pruning(
         if n:
             rel = {"train": [], "test": []}
             for s in range(seeds):
-                units = np.sort(np.random.default_rng(seed + s).choice(n_units, n, replace=False))
+                rng = np.random.default_rng([seed, i, s])
+                units = np.sort(rng.choice(n_units, n, replace=False))
                 f = f1_without(units)
                 for split in rel:
                     rel[split].append(_rel(f[split], base[split]))
