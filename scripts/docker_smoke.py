@@ -6,6 +6,7 @@
         --data-dir /work/shared/data                                  # offline host (podman)
     python3 scripts/docker_smoke.py --db data/demo.duckdb             # bake a ready database
     python3 scripts/docker_smoke.py --no-build --mount-db data/demo.duckdb   # serve from a volume
+    python3 scripts/docker_smoke.py --context /tmp/export   # build a `git archive` export
 
 Checks: the container becomes healthy (its HEALTHCHECK), runs as non-root without torch, /healthz
 answers without credentials, the page needs credentials (none and a wrong password -> 401, the
@@ -128,7 +129,7 @@ def build_image(engine: str, args: argparse.Namespace) -> None:
         staging = tempfile.mkdtemp(prefix="txray-smoke-db-")
         shutil.copyfile(args.db, Path(staging) / "analysis.duckdb")
         cmd += ["--build-arg", "ANALYSIS=db", "--build-context", f"db={staging}"]
-    cmd.append(str(REPO))
+    cmd.append(str(Path(args.context).resolve()))
     log(f"$ {' '.join(cmd)}")
     t0 = time.monotonic()
     try:
@@ -349,6 +350,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", help="bake this analysis database instead of building the demo")
     parser.add_argument("--mount-db", help="serve this database from a read-only volume")
     parser.add_argument("--no-build", action="store_true", help="test an already built --image")
+    parser.add_argument("--context", default=str(REPO), help="build context (default: this "
+                        "checkout; e.g. a `git archive` export to build exactly one commit)")
     parser.add_argument("--port", type=int, default=0, help="host port (default: a free one)")
     parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--load-requests", type=int, default=5,
