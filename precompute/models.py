@@ -15,16 +15,20 @@ HOOK_POINT = "rnn"
 class LSTMLanguageModel(nn.Module):
     """Word-level LM: embedding -> dropout -> LSTM -> dropout -> linear decoder over the vocabulary.
 
-    Embeddings keep PyTorch's N(0, 1) initialisation: the classifier later reuses them frozen, and
-    after a short (demo) pretraining small-scale embeddings would starve its LSTM of input signal.
+    Embeddings start uniform in [-emb_init, emb_init] (0.1 in word_language_model and the authors'
+    code); ``emb_init=None`` keeps PyTorch's N(0, 1). The classifier later reuses them frozen: after
+    a short pretraining, very small embeddings starve its LSTM of input signal.
     """
 
-    def __init__(self, *, vocab_size: int, emb_dim: int, hidden: int, dropout: float = 0.0):
+    def __init__(self, *, vocab_size: int, emb_dim: int, hidden: int, dropout: float = 0.0,
+                 emb_init: float | None = 0.1):
         super().__init__()
         self.embedding = nn.Embedding(vocab_size, emb_dim)
         self.rnn = nn.LSTM(emb_dim, hidden, batch_first=True)
         self.dropout = nn.Dropout(dropout)
         self.decoder = nn.Linear(hidden, vocab_size)
+        if emb_init is not None:
+            nn.init.uniform_(self.embedding.weight, -emb_init, emb_init)
         nn.init.uniform_(self.decoder.weight, -0.1, 0.1)
         nn.init.zeros_(self.decoder.bias)
 

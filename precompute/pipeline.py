@@ -41,7 +41,7 @@ from precompute.recording import StageRecording, record_stage, write_recording
 from precompute.store import AnalysisWriter, default_pairs
 from precompute.training import (ClfTrainConfig, LMTrainConfig, ReviewBatches, UNK,
                                  build_vocab, encode, load_snapshot, lm_checkpoint,
-                                 review_batches, token_stream, train_classifier,
+                                 review_batches, selected_row, token_stream, train_classifier,
                                  train_language_model)
 
 WIKI = "wikitext-2"
@@ -314,7 +314,7 @@ def run_pipeline(cfg: PipelineConfig, *, out: Path, preset: str = "custom",
                                    key="imdb-recorded")
 
         lm = LSTMLanguageModel(vocab_size=len(data.vocab), emb_dim=cfg.emb_dim,
-                               hidden=cfg.hidden, dropout=cfg.dropout)
+                               hidden=cfg.hidden, dropout=cfg.dropout, emb_init=cfg.emb_init)
         with phase("pretrain"):
             lm_log = train_language_model(
                 lm, data.train_stream, data.valid_stream,
@@ -331,7 +331,7 @@ def run_pipeline(cfg: PipelineConfig, *, out: Path, preset: str = "custom",
                                     batch_size=cfg.eval_batch_size),
             "test": review_batches(data.clf_test, data.clf_test_y, batch_size=cfg.eval_batch_size),
         }
-        if cfg.clf_target_f1 is not None and data.clf_dev:
+        if data.clf_dev:
             eval_sets["dev"] = review_batches(data.clf_dev, data.clf_dev_y,
                                               batch_size=cfg.eval_batch_size)
         clf_path = run_dir / "classifier.pt"
@@ -349,7 +349,7 @@ def run_pipeline(cfg: PipelineConfig, *, out: Path, preset: str = "custom",
                     cfg=ClfTrainConfig(epochs=cfg.clf_epochs, batch_size=cfg.clf_batch_size,
                                        lr=cfg.clf_lr, target_f1=cfg.clf_target_f1),
                     eval_sets=eval_sets, device=device, seed=cfg.seed,
-                    stop_on="dev" if "dev" in eval_sets else None)
+                    monitor="dev" if "dev" in eval_sets else None)
                 tmp = clf_path.with_name(clf_path.name + ".tmp")
                 torch.save({"model": clf.state_dict(), "log": clf_log}, tmp)
                 tmp.replace(clf_path)
@@ -366,7 +366,7 @@ def run_pipeline(cfg: PipelineConfig, *, out: Path, preset: str = "custom",
             dict(stage="imdb_zero_shot", kind="zero_shot", model="lm", epoch=last, corpus=IMDB,
                  checkpoint=str(lm_checkpoint(run_dir, last))),
             dict(stage="imdb_supervised", kind="supervised", model="classifier",
-                 epoch=len(clf_log), corpus=IMDB, checkpoint=str(clf_path)),
+                 epoch=selected_row(clf_log)["epoch"], corpus=IMDB, checkpoint=str(clf_path)),
         ]
         recordings: dict[str, StageRecording] = {}
         with phase("record"):
@@ -437,8 +437,9 @@ def run_pipeline(cfg: PipelineConfig, *, out: Path, preset: str = "custom",
                 w.compute_measures(default_pairs(w.stages), variants=("paper", "reference"))
                 figures = collect_figures(w.con, stage_specs, cfg)
         phase.seconds["total"] = time.perf_counter() - t_start
-        figures["f1_train"] = clf_log[-1].get("train_f1")
-        figures["f1_test"] = clf_log[-1].get("test_f1")
+        kept = selected_row(clf_log)
+        figures["f1_train"], figures["f1_test"] = kept.get("train_f1"), kept.get("test_f1")
+        figures["clf_epoch"] = kept["epoch"]
         summary = format_summary(figures, pruning, phase.seconds, out)
     return RunResult(path=out, summary=summary, phase_seconds=phase.seconds, figures=figures)
 
@@ -576,8 +577,8 @@ def format_summary(figures: dict[str, Any], pruning: pd.DataFrame, seconds: dict
                {"mean_h": ".4f", "mean_len_a": ".2f", "mean_len_b": ".2f"}),
         "",
         f"Supervision-added neurons (dead zero-shot, alive supervised): {figures['supervision_added']}",
-        f"Classifier F1: train {_fmt(figures.get('f1_train'), '.4f')}, "
-        f"test {_fmt(figures.get('f1_test'), '.4f')}",
+        f"Classifier F1 (epoch {figures.get('clf_epoch')}): "
+        f"train {_fmt(figures.get('f1_train'), '.4f')}, test {_fmt(figures.get('f1_test'), '.4f')}",
         "",
         "Pruning (relative F1 change %, random control mean ± std):",
         _table(pr, {"% AM": ".2f", "dF1% train": "+.2f", "dF1% test": "+.2f"}),

@@ -290,20 +290,27 @@ def train_classifier(
     eval_sets: dict[str, ReviewBatches],
     device: torch.device | str,
     seed: int = 0,
-    stop_on: str | None = None,
+    monitor: str | None = None,
     progress: Callable[[dict], None] | None = None,
 ) -> list[dict]:
-    """Fine-tune `model` (BCE on the last real state, Adam; embeddings stay frozen).
+    """Fine-tune `model` (BCE on the last real state, Adam with the learning rate decaying linearly
+    to 10%; embeddings stay frozen).
 
-    After each epoch, F1 is measured on every set in `eval_sets` (logged as ``<name>_f1``);
-    training stops early once ``<stop_on>_f1`` reaches ``cfg.target_f1``.
+    After each epoch, F1 is measured on every set in `eval_sets` (logged as ``<name>_f1``). With
+    `monitor`, the epoch with the best ``<monitor>_f1`` is restored at the end (its log row has
+    ``selected=True``) and training stops early once that F1 reaches ``cfg.target_f1``.
     """
     model.to(device)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.Adam(params, lr=cfg.lr)
     lens = np.array([len(s) for s in train_seqs])
+    n_batches = -(-len(train_seqs) // cfg.batch_size)
+    total_steps = max(1, cfg.epochs * n_batches)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 1.0 - 0.9 * min(step, total_steps)
+                                              / total_steps)
     gen = torch.Generator().manual_seed(seed)
-    log = []
+    log: list[dict] = []
+    best: tuple[float, int, dict] | None = None
     for epoch in range(1, cfg.epochs + 1):
         t0 = time.time()
         torch.manual_seed(seed * 1000 + epoch)
@@ -327,6 +334,7 @@ def train_classifier(
             loss.backward()
             nn.utils.clip_grad_norm_(params, cfg.clip)
             opt.step()
+            sched.step()
             total += loss.item() * len(idx)
             count += len(idx)
             bar.set_postfix(loss=f"{total / count:.3f}", refresh=False)
@@ -334,13 +342,27 @@ def train_classifier(
         for name, b in eval_sets.items():
             row[f"{name}_f1"] = evaluate_f1(model, b, device=device)
         row["seconds"] = time.time() - t0
+        row["selected"] = monitor is None
         log.append(row)
         tqdm.write("classifier epoch {}: loss {:.3f}, {}".format(
             epoch, row["train_loss"],
             ", ".join(f"{k} {v:.3f}" for k, v in row.items() if k.endswith("_f1"))))
         if progress is not None:
             progress(row)
-        if (cfg.target_f1 is not None and stop_on is not None
-                and row[f"{stop_on}_f1"] >= cfg.target_f1):
-            break
+        if monitor is not None:
+            score = row[f"{monitor}_f1"]
+            if best is None or score > best[0]:
+                best = (score, epoch, {k: v.detach().clone() for k, v in model.state_dict().items()})
+            if cfg.target_f1 is not None and score >= cfg.target_f1:
+                break
+    if best is not None:
+        model.load_state_dict(best[2])
+        log[best[1] - 1]["selected"] = True
+    elif log:
+        log[-1]["selected"] = True
     return log
+
+
+def selected_row(log: list[dict]) -> dict:
+    """The log row of the classifier epoch that was kept."""
+    return next(r for r in reversed(log) if r.get("selected"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+from pathlib import Path
 
 import pytest
 
@@ -80,3 +81,15 @@ def test_config_round_trips_through_dict():
     assert d["snapshots"] == [1, 48, 49]
     assert PipelineConfig(**{**d, "snapshots": tuple(d["snapshots"])}) == PAPER
     assert set(d) == {f.name for f in dataclasses.fields(PipelineConfig)}
+
+
+def test_example_configs_are_valid():
+    root = Path(__file__).resolve().parents[2] / "configs"
+    files = sorted(root.glob("*.toml"))
+    assert files
+    for f in files:
+        data = load_toml(f)
+        cfg = build_config(data.get("preset", "demo"), toml=data)
+        assert isinstance(cfg, PipelineConfig)
+    paper = load_toml(root / "paper_gpu.toml")
+    assert build_config(paper["preset"], toml=paper) == PAPER

@@ -94,7 +94,24 @@ def test_classifier_training_learns_a_toy_task_with_frozen_embeddings():
     before = evaluate_f1(clf, batches, device="cpu")
     log = train_classifier(clf, seqs, labels, cfg=ClfTrainConfig(epochs=30, batch_size=32, lr=1e-2,
                                                                  target_f1=0.95),
-                           eval_sets={"train": batches}, device="cpu", seed=0, stop_on="train")
+                           eval_sets={"train": batches}, device="cpu", seed=0, monitor="train")
     assert log[-1]["train_f1"] >= 0.95 > before
     assert len(log) < 30  # stopped at the target
+    assert [r["epoch"] for r in log if r["selected"]] == [len(log)]
     assert torch.equal(clf.embedding.weight, emb_before)
+
+
+def test_classifier_keeps_the_best_monitored_epoch():
+    rng = np.random.default_rng(1)
+    seqs = [rng.integers(2, 12, size=rng.integers(4, 15)) for _ in range(200)]
+    labels = rng.integers(0, 2, size=200)  # noise: F1 on a held-out set wanders between epochs
+    held = review_batches(seqs[150:], labels[150:], batch_size=64)
+    torch.manual_seed(0)
+    clf = LSTMClassifier(vocab_size=12, emb_dim=8, hidden=16)
+    log = train_classifier(clf, seqs[:150], labels[:150],
+                           cfg=ClfTrainConfig(epochs=6, batch_size=16, lr=2e-2),
+                           eval_sets={"dev": held}, device="cpu", seed=0, monitor="dev")
+    assert len(log) == 6
+    best = max(range(6), key=lambda i: (log[i]["dev_f1"], -i))
+    assert [r["selected"] for r in log] == [i == best for i in range(6)]
+    assert evaluate_f1(clf, held, device="cpu") == pytest.approx(log[best]["dev_f1"])
