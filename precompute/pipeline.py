@@ -40,7 +40,7 @@ from precompute.pruning import pruning_sets, run_pruning
 from precompute.recording import StageRecording, record_stage, write_recording
 from precompute.store import AnalysisWriter, default_pairs
 from precompute.training import (ClfTrainConfig, LMTrainConfig, ReviewBatches, UNK,
-                                 build_vocab, encode, load_snapshot, lm_checkpoint,
+                                 build_vocab, encode, load_snapshot, lookup, lm_checkpoint,
                                  review_batches, selected_row, token_stream, train_classifier,
                                  train_language_model)
 
@@ -252,8 +252,7 @@ def sequence_batches(ids: list[np.ndarray], *, pos: list[np.ndarray] | None,
 def _tag_ids(tags: list[list[str]] | None, pos_vocab: list[str]) -> list[np.ndarray] | None:
     if tags is None:
         return None
-    lookup = {t: i for i, t in enumerate(pos_vocab)}
-    return [np.array([lookup.get(t, -1) for t in s], dtype=np.int64) for s in tags]
+    return lookup(tags, pos_vocab, missing=-1)
 
 
 def _pickle_load(path: Path) -> Any:

@@ -12,10 +12,12 @@ import math
 import time
 from collections import Counter
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
+import pandas as pd
 import torch
 from torch import nn
 from tqdm.auto import tqdm
@@ -43,19 +45,38 @@ def build_vocab(lines: Sequence[Sequence[str]], *, max_size: int | None = None) 
     return [UNK, EOS] + words
 
 
+def _flat_ids(lines: Sequence[Sequence[str]], names: Sequence[str], *,
+              missing: int) -> tuple[np.ndarray, np.ndarray]:
+    """(indices in `names` of all tokens, `missing` where absent; tokens per line), vectorised."""
+    lengths = np.fromiter(map(len, lines), dtype=np.int64, count=len(lines))
+    flat = np.fromiter(chain.from_iterable(lines), dtype=object, count=int(lengths.sum()))
+    ids = pd.Index(list(names)).get_indexer(flat).astype(np.int64)
+    ids[ids < 0] = missing
+    return ids, lengths
+
+
+def lookup(lines: Sequence[Sequence[str]], names: Sequence[str], *,
+           missing: int) -> list[np.ndarray]:
+    """Token lists -> arrays of their indices in `names` (`missing` where absent)."""
+    ids, lengths = _flat_ids(lines, names, missing=missing)
+    return np.split(ids, np.cumsum(lengths)[:-1]) if len(lines) else []
+
+
 def encode(lines: Sequence[Sequence[str]], stoi: dict[str, int], *,
            eos: bool = False) -> list[np.ndarray]:
     """Token lists -> id arrays (unknown tokens -> <unk>), optionally with <eos> appended."""
-    unk = stoi[UNK]
-    tail = [stoi[EOS]] if eos else []
-    return [np.array([stoi.get(t, unk) for t in line] + tail, dtype=np.int64) for line in lines]
+    vocab = sorted(stoi, key=stoi.get)
+    ids = lookup(lines, vocab, missing=stoi[UNK])
+    if eos:
+        ids = [np.append(a, stoi[EOS]) for a in ids]
+    return ids
 
 
 def token_stream(lines: Sequence[Sequence[str]], stoi: dict[str, int], *,
                  max_tokens: int | None = None) -> torch.Tensor:
     """One id stream with <eos> after every line (word_language_model's corpus), optionally cut."""
-    ids = encode(lines, stoi, eos=True)
-    stream = torch.from_numpy(np.concatenate(ids)) if ids else torch.zeros(0, dtype=torch.long)
+    ids, lengths = _flat_ids(lines, sorted(stoi, key=stoi.get), missing=stoi[UNK])
+    stream = torch.from_numpy(np.insert(ids, np.cumsum(lengths), stoi[EOS]))
     return stream[:max_tokens] if max_tokens is not None else stream
 
 
