@@ -434,7 +434,7 @@ def run_pipeline(cfg: PipelineConfig, *, out: Path, preset: str = "custom",
                 w.add_rows("training_log", _training_log(lm_log, clf_log))
                 w.add_rows("pruning", pruning)
                 w.compute_measures(default_pairs(w.stages), variants=("paper", "reference"))
-                figures = collect_figures(w.con, stage_specs, cfg)
+                figures = collect_figures(w, stage_specs, cfg)
         phase.seconds["total"] = time.perf_counter() - t_start
         kept = selected_row(clf_log)
         figures["f1_train"], figures["f1_test"] = kept.get("train_f1"), kept.get("test_f1")
@@ -501,30 +501,13 @@ def _key_pairs(stage_specs: list[dict]) -> list[tuple[str, str, str]]:
     return pairs
 
 
-def collect_figures(con, stage_specs: list[dict], cfg: PipelineConfig) -> dict[str, Any]:
+def collect_figures(writer, stage_specs: list[dict], cfg: PipelineConfig) -> dict[str, Any]:
     """The headline numbers of the run, read back from the database being written."""
-    stages = con.sql(
-        "SELECT s.stage, s.kind, s.n_tokens, s.n_silent, "
-        "count(*) FILTER (WHERE ns.alive) AS alive, "
-        "avg(ns.length) FILTER (WHERE ns.alive) AS mean_len "
-        "FROM stages s JOIN neuron_stats ns ON ns.stage = s.stage AND ns.feature_kind = 'token' "
-        "GROUP BY ALL ORDER BY min(s.ord)").df()
-    pairs = []
-    for label, a, b in _key_pairs(stage_specs):
-        row = con.execute(
-            "SELECT count(hellinger), avg(hellinger), "
-            "avg(len_a) FILTER (WHERE hellinger IS NOT NULL), "
-            "avg(len_b) FILTER (WHERE hellinger IS NOT NULL) FROM comparisons "
-            "WHERE stage_a = ? AND stage_b = ? AND feature_kind = 'token' AND variant = 'paper'",
-            [a, b]).fetchall()[0]
-        pairs.append({"pair": label, "stage_a": a, "stage_b": b, "alive": row[0],
-                      "mean_h": row[1], "mean_len_a": row[2], "mean_len_b": row[3]})
-    added = con.execute(
-        "SELECT count(*) FROM neuron_stats z JOIN neuron_stats s USING (neuron, feature_kind) "
-        "WHERE z.stage = 'imdb_zero_shot' AND s.stage = 'imdb_supervised' "
-        "AND feature_kind = 'token' AND NOT z.alive AND s.alive").fetchall()[0][0]
-    return {"stages": stages, "pairs": pd.DataFrame(pairs), "supervision_added": int(added),
-            "n_neurons": cfg.hidden}
+    figures = writer.headline_figures([(a, b) for _, a, b in _key_pairs(stage_specs)],
+                                      zero_shot="imdb_zero_shot", supervised="imdb_supervised")
+    figures["pairs"].insert(0, "pair", [label for label, _, _ in _key_pairs(stage_specs)])
+    figures["n_neurons"] = cfg.hidden
+    return figures
 
 
 def _table(df: pd.DataFrame, formats: dict[str, str] | None = None) -> str:

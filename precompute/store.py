@@ -315,6 +315,32 @@ class AnalysisWriter:
         self.set_meta(pairs=[list(p) for p in pairs], variants=list(variants))
         self._measured = True
 
+    def headline_figures(self, pairs: Sequence[tuple[str, str]], *, zero_shot: str,
+                         supervised: str) -> dict[str, Any]:
+        """Per-stage alive counts / mean alive length, per-pair H summaries (paper variant,
+        token features) and the number of supervision-added neurons, for run summaries."""
+        stages = self.con.sql(
+            "SELECT s.stage, s.kind, s.n_tokens, s.n_silent, "
+            "count(*) FILTER (WHERE ns.alive) AS alive, "
+            "avg(ns.length) FILTER (WHERE ns.alive) AS mean_len "
+            "FROM stages s JOIN neuron_stats ns ON ns.stage = s.stage AND ns.feature_kind = 'token' "
+            "GROUP BY ALL ORDER BY min(s.ord)").df()
+        rows = []
+        for a, b in pairs:
+            alive, mean_h, len_a, len_b = self.con.execute(
+                "SELECT count(hellinger), avg(hellinger), "
+                "avg(len_a) FILTER (WHERE hellinger IS NOT NULL), "
+                "avg(len_b) FILTER (WHERE hellinger IS NOT NULL) FROM comparisons "
+                "WHERE stage_a = ? AND stage_b = ? AND feature_kind = 'token' AND variant = 'paper'",
+                [a, b]).fetchall()[0]
+            rows.append({"stage_a": a, "stage_b": b, "alive": alive, "mean_h": mean_h,
+                         "mean_len_a": len_a, "mean_len_b": len_b})
+        added = self.con.execute(
+            "SELECT count(*) FROM neuron_stats z JOIN neuron_stats s USING (neuron, feature_kind) "
+            "WHERE z.stage = ? AND s.stage = ? AND feature_kind = 'token' "
+            "AND NOT z.alive AND s.alive", [zero_shot, supervised]).fetchall()[0][0]
+        return {"stages": stages, "pairs": pd.DataFrame(rows), "supervision_added": int(added)}
+
     def commit(self) -> Path:
         """Compute measures if needed and move the file into place."""
         if self._closed:
