@@ -84,35 +84,38 @@ def find_files(path: str | Path) -> list[Path]:
 
 
 def _load(con: duckdb.DuckDBPyConnection, files: list[Path]) -> list[str]:
-    """Load every file into table `raw` (text columns + file/row provenance); return columns."""
-    columns: list[str] | None = None
-    for i, f in enumerate(files):
+    """Load every file into table `raw` (text columns + file/row provenance); return the columns
+    present in any file (optional columns missing from a file are NULL for its rows)."""
+    every = REQUIRED + OPTIONAL
+    con.execute("CREATE TABLE raw (_file VARCHAR, _row BIGINT, "
+                + ", ".join(f"{c} VARCHAR" for c in every) + ")").fetchall()
+    present: set[str] = set()
+    for f in files:
         if f.name.endswith((".parquet", ".pq")):
             src = "read_parquet(?)"
         else:
             src = "read_csv(?, header = true, all_varchar = true)"
         try:
-            rel = con.sql(f"SELECT * FROM {src}", params=[str(f)])
-            cols = [c.lower() for c in rel.columns]
+            cols = [c.lower() for c in con.sql(f"SELECT * FROM {src}", params=[str(f)]).columns]
         except duckdb.Error as e:
             raise UserError(f"{f}: cannot be read as records ({str(e).splitlines()[0]})") from None
         missing = [c for c in REQUIRED if c not in cols]
         if missing:
             raise UserError(f"{f}: missing required column {missing[0]!r} (found: {', '.join(cols)})")
-        keep = [c for c in REQUIRED + OPTIONAL if c in cols]
-        if columns is not None and set(keep) != set(columns):
-            raise UserError(f"{f}: columns {sorted(keep)} differ from the first file's {sorted(columns)}")
-        columns = keep
-        select = ", ".join(f'CAST("{c}" AS VARCHAR) AS {c}' for c in keep)
+        if ("y_hat" in cols) != ("y" in cols):
+            raise UserError(f"{f}: has only one of 'y_hat' and 'y'; task weighting needs both")
+        keep = [c for c in every if c in cols]
+        present.update(keep)
         con.execute(
-            f"{'INSERT INTO raw' if i else 'CREATE TABLE raw AS'} "
-            f"SELECT ? AS _file, row_number() OVER () AS _row, {select} FROM {src}",
+            f"INSERT INTO raw (_file, _row, {', '.join(keep)}) "
+            f"SELECT ?, row_number() OVER (), "
+            + ", ".join(f'CAST("{c}" AS VARCHAR)' for c in keep) + f" FROM {src}",
             [f.name, str(f)],
         ).fetchall()
     n = con.execute("SELECT count(*) FROM raw").fetchall()[0][0]
     if n == 0:
         raise UserError(f"{files[0] if len(files) == 1 else files[0].parent}: no records (empty input)")
-    return columns or []
+    return [c for c in every if c in present]
 
 
 def _validate(con: duckdb.DuckDBPyConnection, columns: list[str]) -> None:
@@ -139,8 +142,6 @@ def _validate(con: duckdb.DuckDBPyConnection, columns: list[str]) -> None:
             f, row, value = bad[0]
             shown = "empty" if value is None else f"{value!r}"
             raise UserError(f"{f} row {row}: column {col!r} is {shown}, expected {what}")
-    if ("y_hat" in columns) != ("y" in columns):
-        raise UserError("records have only one of 'y_hat' and 'y': task weighting needs both")
 
 
 def import_records(
@@ -167,7 +168,7 @@ def import_records(
             {'rank::BIGINT' if 'rank' in has else '0'} AS rank,
             {'seq_id::BIGINT' if 'seq_id' in has else 'NULL::BIGINT'} AS seq_id,
             {'position::BIGINT' if 'position' in has else 'NULL::BIGINT'} AS position,
-            {'CASE WHEN y::INT = 1 THEN y_hat::DOUBLE ELSE 1 - y_hat::DOUBLE END'
+            {'CASE WHEN y::INT = 1 THEN y_hat::DOUBLE WHEN y::INT = 0 THEN 1 - y_hat::DOUBLE END'
              if weighted else 'NULL::DOUBLE'} AS w,
             _file, _row
         FROM raw""").fetchall()
@@ -182,13 +183,13 @@ def import_records(
     n_neurons = con.execute("SELECT max(neuron) + 1 FROM rec").fetchall()[0][0]
     stage_rows = {r[0]: r[1:] for r in con.execute("""
         SELECT stage, count(*) FILTER (WHERE rank = 0), count(*) FILTER (WHERE rank = 0 AND act <= 0),
-               max(rank) + 1
+               max(rank) + 1, count(w) > 0
         FROM rec GROUP BY stage""").fetchall()}
     with AnalysisWriter(out, force=force) as w:
         w.set_meta(config={"source": "import-records", "files": [str(f) for f in files],
                            "variants": list(variants), "contexts": contexts})
         for s in stages:
-            n_tok, n_silent, top_k = stage_rows[s]
+            n_tok, n_silent, top_k, labelled = stage_rows[s]
             fs = con.sql("""
                 SELECT neuron, token, pos, count(*) AS n, sum(act) AS sum_act,
                        sum(act * w) AS sum_act_weighted
@@ -197,7 +198,7 @@ def import_records(
                 params=[s]).to_arrow_table()
             w.add_stage(s, kind="imported", n_neurons=n_neurons, n_tokens=n_tok,
                         n_silent=n_silent, feature_stats=fs, top_k=top_k, corpus=s,
-                        has_labels=weighted)
+                        has_labels=labelled)
         if "pos" in has:
             w.add_rows("corpus_pos", con.sql("""
                 SELECT stage AS corpus, pos, count(*) AS count FROM rec

@@ -69,6 +69,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", action="store_true",
                         help="reuse the finished phases found in the run folder")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    parser.add_argument("--raw-rows", type=Path, default=None, metavar="DIR",
+                        help="also write every recorded row to DIR/<stage>.parquet "
+                             "(the import-records format)")
     add_config_flags(parser)
 
 
@@ -92,7 +95,7 @@ def run_from_args(args: argparse.Namespace) -> int:
         result = run_pipeline(
             cfg, out=out, preset=preset, data_dir=args.data_dir, cache_dir=args.cache_dir,
             download=not args.no_download, run_dir=args.run_dir or Path("data") / "runs" / preset,
-            device=args.device, resume=args.resume, force=args.force,
+            device=args.device, resume=args.resume, force=args.force, raw_rows=args.raw_rows,
         )
     except DataNotFoundError as e:
         raise UserError(str(e)) from None
@@ -284,8 +287,10 @@ def _check_run_dir(run_dir: Path, cfg: PipelineConfig, *, resume: bool) -> None:
 def run_pipeline(cfg: PipelineConfig, *, out: Path, preset: str = "custom",
                  data_dir: str | None = None, cache_dir: Path | None = None,
                  download: bool = True, run_dir: Path, device: str = "cpu",
-                 resume: bool = False, force: bool = False) -> RunResult:
-    """Run every phase and write the analysis database `out` (atomically)."""
+                 resume: bool = False, force: bool = False,
+                 raw_rows: Path | None = None) -> RunResult:
+    """Run every phase and write the analysis database `out` (atomically); with `raw_rows`,
+    also every recorded row as Parquet (one file per stage)."""
     from precompute.corpora import default_cache_dir
     from precompute.tagging import PTB_TAGS, get_tagger, tag_corpus
 
@@ -388,7 +393,9 @@ def run_pipeline(cfg: PipelineConfig, *, out: Path, preset: str = "custom",
                     model, batches, layer=HOOK_POINT, n_features=len(data.vocab),
                     n_pos=len(pos_vocab or []), top_k=cfg.top_k, device=device,
                     y_hat_fn=y_hat_fn, contexts_per_neuron=cfg.contexts_per_neuron,
-                    total=len(batches), desc=f"record {spec['stage']}")
+                    total=len(batches), desc=f"record {spec['stage']}",
+                    parquet_path=None if raw_rows is None else raw_rows / f"{spec['stage']}.parquet",
+                    stage=spec["stage"], vocab=data.vocab, pos_vocab=pos_vocab)
                 _pickle_save(rec, path)
                 recordings[spec["stage"]] = rec
 

@@ -90,3 +90,25 @@ def test_missing_input_path(tmp_path, capsys):
     assert main(["import-records", str(tmp_path / "nope.csv"), "--out",
                  str(tmp_path / "o.duckdb")]) == 2
     assert "no such file or folder" in capsys.readouterr().err
+
+
+def test_files_may_differ_in_optional_columns(tmp_path):
+    folder = tmp_path / "recs"
+    folder.mkdir()
+    (folder / "a.csv").write_text("stage,token,neuron,activation\nA,x,0,0.5\nA,y,1,0.7\n")
+    (folder / "b.csv").write_text("stage,token,neuron,activation,y_hat,y\n"
+                                  "B,x,0,0.5,0.9,1\nB,y,0,0.5,0.9,0\n")
+    out = tmp_path / "out.duckdb"
+    assert main(["import-records", str(folder), "--out", str(out)]) == 0
+    con = duckdb.connect(str(out), read_only=True)
+    assert con.execute("SELECT stage, has_labels FROM stages ORDER BY ord").fetchall() == [
+        ("A", False), ("B", True)]
+    weighted = dict(con.execute("SELECT token, sum_act_weighted FROM feature_stats "
+                                "WHERE stage = 'B'").fetchall())
+    assert weighted == pytest.approx({"x": 0.5 * 0.9, "y": 0.5 * 0.1})
+
+
+def test_a_file_with_only_y_hat_is_rejected(tmp_path, capsys):
+    code, out = _run(tmp_path, "stage,token,neuron,activation,y_hat\nA,x,0,0.5,0.4\n")
+    assert code == 2 and "only one of 'y_hat' and 'y'" in capsys.readouterr().err
+    assert not out.exists()

@@ -32,7 +32,7 @@ def _run(tmp: Path, out: Path, run_dir: Path, *extra: str) -> int:
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("pipeline")
-    assert _run(tmp, tmp / "a.duckdb", tmp / "run_a") == 0
+    assert _run(tmp, tmp / "a.duckdb", tmp / "run_a", "--raw-rows", str(tmp / "raw")) == 0
     return tmp
 
 
@@ -160,3 +160,24 @@ def test_summary_lists_stages_pairs_f1_pruning_and_times(built, capsys):
     for needle in ["wiki_ep1", "imdb_supervised", "consecutive late", "early vs late",
                    "zero-shot vs supervised", "Classifier F1", "Pruning", "pretrain", "total"]:
         assert needle in out, needle
+
+
+def test_raw_rows_round_trip_through_import_records(built, tmp_path):
+    assert sorted(p.name for p in (built / "raw").iterdir()) == sorted(f"{s}.parquet" for s in STAGES)
+    out = tmp_path / "imported.duckdb"
+    assert cli.main(["import-records", str(built / "raw"), "--out", str(out)]) == 0
+    q = ("SELECT stage_a, stage_b, neuron, feature_kind, hellinger, len_union FROM comparisons "
+         "WHERE variant = 'paper' AND neuron < (SELECT min(n_neurons) FROM stages) ORDER BY ALL")
+    # Files are read in name order, so pairs may come reversed: H and the union are symmetric.
+    def by_pair(rows):
+        return {(*sorted(r[:2]), *r[2:4]): r[4:] for r in rows}
+
+    imported = by_pair(_con(out).sql(q).fetchall())
+    original = by_pair(_con(built / "a.duckdb").sql(q).fetchall())
+    assert imported and set(imported) <= set(original)
+    for key, (h, n_union) in imported.items():
+        h0, n0 = original[key]
+        assert n_union == n0
+        assert (h is None and h0 is None) or h == pytest.approx(h0, abs=1e-9)
+    labels = dict(_con(out).sql("SELECT stage, has_labels FROM stages").fetchall())
+    assert labels == {s: s == "imdb_supervised" for s in STAGES}
