@@ -89,13 +89,16 @@ dist = st.lists(st.tuples(tokens, st.floats(0.01, 5.0)), min_size=1, max_size=12
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(a=dist, b=dist)
 def test_hellinger_properties(build_db, a, b):
-    con = build_db(records_from({"A": {0: a, 1: a, 2: a}, "B": {0: b, 1: a, 2: [("zz", 1.0)]}}),
+    silent = [(t, -x) for t, x in b]  # neuron 3 never fires positively in B: dead there
+    con = build_db(records_from({"A": {0: a, 1: a, 2: a, 3: a},
+                                 "B": {0: b, 1: a, 2: [("zz", 1.0)], 3: silent}}),
                    compare=[("A", "B"), ("B", "A")])
     h_ab, h_ba = hellinger_of(con, "A", "B", 0), hellinger_of(con, "B", "A", 0)
     assert h_ab == pytest.approx(h_ba, abs=1e-12)
     assert 0.0 <= h_ab <= 1.0
     assert hellinger_of(con, "A", "B", 1) == pytest.approx(0.0, abs=1e-7)
     assert hellinger_of(con, "A", "B", 2) == pytest.approx(1.0, abs=1e-12)
+    assert hellinger_of(con, "A", "B", 3) is None and hellinger_of(con, "B", "A", 3) is None
 
 
 def _naive_measures(rec: pd.DataFrame) -> dict:
